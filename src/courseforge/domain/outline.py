@@ -1,0 +1,81 @@
+"""What a user asks for, and the outline they approve (and may edit) before generation."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from courseforge.domain.course import LanguageTag, Level
+from courseforge.domain.text import Paragraph, Phrase, Title, require_unique
+
+MAX_SOURCE_CHARS = 60_000
+
+
+class CourseRequest(BaseModel):
+    """The user's brief: a topic, or source material, and the course's shape."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    topic: Title
+    audience: Phrase = "curious adults new to the subject"
+    level: Level = "beginner"
+    language: LanguageTag = "en"
+    modules: int = Field(default=5, ge=1, le=12)
+    lessons_per_module: int = Field(default=3, ge=1, le=8)
+    tasks_per_lesson: int = Field(default=3, ge=1, le=6)
+    questions_per_quiz: int = Field(default=4, ge=1, le=12)
+    source_material: str | None = Field(default=None, max_length=MAX_SOURCE_CHARS)
+
+    @model_validator(mode="after")
+    def _source_not_blank(self) -> CourseRequest:
+        if self.source_material is not None and not self.source_material.strip():
+            raise ValueError("source_material is empty; leave it out or give some text")
+        return self
+
+
+class SourceTopic(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Phrase
+    summary: Paragraph
+
+
+class LessonOutline(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: Title
+    objectives: list[Phrase] = Field(min_length=1, max_length=4)
+
+
+class ModuleOutline(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: Title
+    summary: Paragraph
+    learning_objectives: list[Phrase] = Field(min_length=1, max_length=6)
+    lessons: list[LessonOutline] = Field(min_length=1, max_length=12)
+    source_topics: list[Phrase] = Field(default_factory=list, max_length=12)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ModuleOutline:
+        require_unique([lesson.title for lesson in self.lessons], "lesson titles within a module")
+        require_unique(self.learning_objectives, "learning objectives of a module")
+        return self
+
+
+class CourseOutline(BaseModel):
+    """The approved plan. Generation fills it in; it never changes its titles."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: Title
+    description: Paragraph
+    audience: Phrase
+    level: Level
+    language: LanguageTag = "en"
+    learning_objectives: list[Phrase] = Field(min_length=1, max_length=10)
+    modules: list[ModuleOutline] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _distinct_modules(self) -> CourseOutline:
+        require_unique([module.title for module in self.modules], "module titles")
+        return self

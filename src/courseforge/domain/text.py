@@ -1,0 +1,69 @@
+"""Bounded text types shared by every schema.
+
+Bounds live in the JSON schema (minLength/maxLength) so that a grammar-constrained
+decoder enforces them while generating; the after-validators catch what a grammar
+cannot express (a string of only spaces or punctuation).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, StringConstraints
+
+_WORD = re.compile(r"[^\W_]", re.UNICODE)
+
+
+def _has_words(value: str) -> str:
+    if not _WORD.search(value):
+        raise ValueError("must contain letters or digits, not only spaces or punctuation")
+    return value
+
+
+def _bounded(min_length: int, max_length: int) -> object:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+Title = Annotated[str, _bounded(3, 120), AfterValidator(_has_words)]
+"""A heading: course, module, lesson or task title."""
+
+Phrase = Annotated[str, _bounded(2, 200), AfterValidator(_has_words)]
+"""A short item of a list: an objective, a key point, a tag, an option."""
+
+Paragraph = Annotated[str, _bounded(10, 1500), AfterValidator(_has_words)]
+"""A few sentences: a summary, instructions, an explanation."""
+
+Markdown = Annotated[str, _bounded(80, 20_000), AfterValidator(_has_words)]
+"""A lesson body in Markdown."""
+
+Snippet = Annotated[str, _bounded(10, 400), AfterValidator(_has_words)]
+"""A brain byte: one self-contained micro-learning fact."""
+
+
+def normalized(text: str) -> str:
+    """The form two titles are compared in when looking for duplicates."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+def find_duplicates(texts: list[str]) -> list[str]:
+    """The texts that repeat an earlier one, compared case- and punctuation-blind."""
+    seen: set[str] = set()
+    repeats: list[str] = []
+    for text in texts:
+        key = normalized(text)
+        if key in seen:
+            repeats.append(text)
+        seen.add(key)
+    return repeats
+
+
+def require_unique(texts: list[str], what: str) -> None:
+    repeats = find_duplicates(texts)
+    if repeats:
+        raise ValueError(f"{what} must be distinct; repeated: {', '.join(repr(t) for t in repeats)}")
+
+
+def slugify(text: str, max_length: int = 80) -> str:
+    slug = "-".join(re.sub(r"[^a-z0-9]+", " ", text.casefold()).split())
+    return slug[:max_length].strip("-") or "course"

@@ -1,0 +1,225 @@
+"""Validated output from any provider: routing by tier, bounded concurrency, one retry loop.
+
+There is exactly one retry loop per call (this one; SDK retries are switched off), so
+attempts are counted once: a transient error waits with exponential backoff and jitter
+(honouring Retry-After), an invalid answer is re-asked at once with the validation
+errors as feedback, and after `max_attempts` the unit fails with its name and reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from courseforge.clock import Clock, SystemClock
+from courseforge.llm.errors import LLMError, PermanentLLMError, StructuredOutputError, TransientLLMError
+from courseforge.llm.json_text import extract_json_object
+from courseforge.llm.port import ChatMessage, Completion, CompletionRequest, LLMProvider, Tier
+from courseforge.llm.pricing import PriceTable
+
+T = TypeVar("T", bound=BaseModel)
+Outcome = Literal["ok", "invalid", "transient_error", "error"]
+
+
+@dataclass(frozen=True)
+class ModelRoute:
+    """Which model serves each tier: `complex` for writing, `simple` for summaries and metadata."""
+
+    complex: str
+    simple: str
+
+    def model_for(self, tier: Tier) -> str:
+        return self.complex if tier == "complex" else self.simple
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    initial_backoff_s: float = 1.0
+    max_backoff_s: float = 30.0
+    call_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True)
+class LLMCallRecord:
+    unit: str
+    provider: str
+    model: str
+    tier: Tier
+    attempt: int
+    outcome: Outcome
+    tokens_in: int
+    tokens_out: int
+    latency_ms: float
+    cost_usd: float
+    error: str | None = None
+
+
+class CallRecorder(Protocol):
+    async def record_call(self, record: LLMCallRecord) -> None: ...
+
+
+class _InvalidAnswer(LLMError):
+    def __init__(self, reason: str, feedback: str) -> None:
+        super().__init__(reason)
+        self.feedback = feedback
+
+
+class LLMGateway:
+    def __init__(
+        self,
+        provider: LLMProvider,
+        route: ModelRoute,
+        *,
+        recorder: CallRecorder,
+        prices: PriceTable | None = None,
+        concurrency: int = 16,
+        policy: RetryPolicy | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.provider = provider
+        self.route = route
+        self._recorder = recorder
+        self._prices = prices or PriceTable()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._policy = policy or RetryPolicy()
+        self._clock = clock or SystemClock()
+
+    async def generate(
+        self,
+        output_type: type[T],
+        messages: Sequence[ChatMessage],
+        *,
+        tier: Tier,
+        unit: str,
+        max_tokens: int = 4096,
+    ) -> T:
+        conversation = list(messages)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._policy.max_attempts),
+            wait=self._wait_before_next_attempt,
+            retry=retry_if_exception_type((TransientLLMError, _InvalidAnswer)),
+            sleep=self._clock.sleep,
+            reraise=True,
+        )
+        attempt_number = 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempt_number = attempt.retry_state.attempt_number
+                    request = CompletionRequest(
+                        messages=tuple(conversation),
+                        model=self.route.model_for(tier),
+                        json_schema=output_type.model_json_schema(),
+                        schema_name=output_type.__name__,
+                        max_tokens=max_tokens,
+                        metadata={"unit": unit, "tier": tier},
+                    )
+                    return await self._attempt(
+                        output_type, request, conversation, unit, tier, attempt_number
+                    )
+        except (TransientLLMError, _InvalidAnswer, PermanentLLMError) as exc:
+            raise StructuredOutputError(unit, attempt_number, str(exc)) from exc
+        raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+    async def _attempt(
+        self,
+        output_type: type[T],
+        request: CompletionRequest,
+        conversation: list[ChatMessage],
+        unit: str,
+        tier: Tier,
+        attempt: int,
+    ) -> T:
+        started = self._clock.monotonic()
+        try:
+            completion = await self._complete(request)
+        except LLMError as exc:
+            outcome: Outcome = "transient_error" if isinstance(exc, TransientLLMError) else "error"
+            await self._record(unit, tier, request.model, attempt, outcome, None, started, str(exc))
+            raise
+        try:
+            value = output_type.model_validate_json(extract_json_object(completion.text))
+        except (ValidationError, ValueError) as exc:
+            feedback = validation_feedback(exc)
+            await self._record(unit, tier, request.model, attempt, "invalid", completion, started, feedback)
+            conversation += [
+                ChatMessage("assistant", completion.text),
+                ChatMessage("user", feedback),
+            ]
+            raise _InvalidAnswer(f"invalid answer: {feedback}", feedback) from exc
+        await self._record(unit, tier, request.model, attempt, "ok", completion, started, None)
+        return value
+
+    async def _complete(self, request: CompletionRequest) -> Completion:
+        async with self._slots:
+            try:
+                async with asyncio.timeout(self._policy.call_timeout_s):
+                    return await self.provider.complete(request)
+            except TimeoutError as exc:
+                raise TransientLLMError(
+                    f"no answer within {self._policy.call_timeout_s:g} s (call timeout)"
+                ) from exc
+
+    def _wait_before_next_attempt(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, _InvalidAnswer):
+            return 0.0  # re-ask at once: waiting does not make the answer valid
+        backoff = wait_exponential_jitter(
+            initial=self._policy.initial_backoff_s, max=self._policy.max_backoff_s
+        )(state)
+        if isinstance(error, TransientLLMError) and error.retry_after is not None:
+            return max(error.retry_after, backoff)
+        return float(backoff)
+
+    async def _record(
+        self,
+        unit: str,
+        tier: Tier,
+        model: str,
+        attempt: int,
+        outcome: Outcome,
+        completion: Completion | None,
+        started: float,
+        error: str | None,
+    ) -> None:
+        tokens_in = completion.tokens_in if completion else 0
+        tokens_out = completion.tokens_out if completion else 0
+        served_by = completion.model if completion else model
+        await self._recorder.record_call(
+            LLMCallRecord(
+                unit=unit,
+                provider=self.provider.name,
+                model=served_by,
+                tier=tier,
+                attempt=attempt,
+                outcome=outcome,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                latency_ms=(self._clock.monotonic() - started) * 1000,
+                cost_usd=self._prices.cost(served_by, tokens_in, tokens_out),
+                error=error,
+            )
+        )
+
+
+def validation_feedback(error: Exception) -> str:
+    """The message sent back to the model: each problem on a line, where it is and what is wrong."""
+    if isinstance(error, ValidationError):
+        problems = [
+            f"- {'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']}"
+            for item in error.errors(include_url=False)[:20]
+        ]
+    else:
+        problems = [f"- {error}"]
+    return (
+        "Your previous answer did not match the required JSON schema. Problems:\n"
+        + "\n".join(problems)
+        + "\nReply again with only the corrected JSON object."
+    )

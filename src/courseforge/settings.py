@@ -1,0 +1,53 @@
+"""All configuration, from COURSEFORGE_* environment variables (and the vendors' own keys)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ProviderName = Literal["auto", "openai", "anthropic", "local", "fake"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COURSEFORGE_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///courseforge.db",
+        description="SQLAlchemy URL; default: a SQLite file in the working directory",
+    )
+
+    llm_provider: ProviderName = "auto"
+    llm_base_url: str | None = Field(default=None, description="an OpenAI-compatible server")
+    llm_api_key: str | None = Field(default=None, description="key for the OpenAI-compatible server")
+    model_complex: str | None = Field(default=None, description="model for lessons, tasks, quizzes")
+    model_simple: str | None = Field(default=None, description="model for summaries and metadata")
+    llm_concurrency: int = Field(default=16, ge=1, le=512)
+    llm_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description='USD per million tokens: {"model": [input, output]}'
+    )
+
+    openai_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "COURSEFORGE_OPENAI_API_KEY")
+    )
+    anthropic_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ANTHROPIC_API_KEY", "COURSEFORGE_ANTHROPIC_API_KEY"),
+    )
+
+    local_model_path: str | None = Field(default=None, description="a GGUF file; default: SmolLM2")
+    local_threads: int | None = Field(default=None, ge=1)
+    local_context_tokens: int = Field(default=4096, ge=512)
+
+    fake_latency_ms: float = Field(default=0.0, ge=0)
+    fake_error_rate: float = Field(default=0.0, ge=0, le=1)
+    fake_invalid_rate: float = Field(default=0.0, ge=0, le=1)
+    fake_seed: int = 0
+
+    @field_validator("llm_base_url", "openai_api_key", "anthropic_api_key", "llm_api_key")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
