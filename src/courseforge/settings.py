@@ -20,7 +20,9 @@ class Settings(BaseSettings):
 
     llm_provider: ProviderName = "auto"
     llm_base_url: str | None = Field(default=None, description="an OpenAI-compatible server")
-    llm_api_key: str | None = Field(default=None, description="key for the OpenAI-compatible server")
+    llm_api_key: str | None = Field(
+        default=None, description="key for the OpenAI-compatible server"
+    )
     model_complex: str | None = Field(default=None, description="model for lessons, tasks, quizzes")
     model_simple: str | None = Field(default=None, description="model for summaries and metadata")
     llm_concurrency: int = Field(default=16, ge=1, le=512)

@@ -99,7 +99,9 @@ class Module(_Strict):
         require_unique(self.learning_objectives, "learning objectives of a module")
         require_unique([lesson.title for lesson in self.lessons], "lesson titles within a module")
         unknown = [
-            q.objective for q in self.assessment.questions if q.objective not in self.learning_objectives
+            q.objective
+            for q in self.assessment.questions
+            if q.objective not in self.learning_objectives
         ]
         if unknown:
             raise ValueError(

@@ -25,7 +25,7 @@ class Draft(BaseModel):
 
 
 def _exactly(item: Any, count: int) -> Any:
-    return Annotated[list[item], Field(min_length=count, max_length=count)]  # type: ignore[valid-type]
+    return Annotated[list[item], Field(min_length=count, max_length=count)]
 
 
 def _index_below(count: int) -> Any:
@@ -84,10 +84,8 @@ def outline_draft(modules: int, lessons: int, source_topics: int = 0) -> type[Ou
     lesson_list = _exactly(LessonOutlineDraft, lessons)
     cited: Any = (list[int], Field(default_factory=list, max_length=0))
     if source_topics:
-        cited = (
-            Annotated[list[_index_below(source_topics)], Field(min_length=1, max_length=source_topics)],
-            ...,
-        )
+        index: Any = _index_below(source_topics)
+        cited = (Annotated[list[index], Field(min_length=1, max_length=source_topics)], ...)
     module = create_model(
         f"ModuleOutline_{lessons}_{source_topics}",
         __base__=ModuleOutlineDraft,
@@ -131,7 +129,9 @@ class TaskSetDraft(Draft):
 
 @cache
 def task_set_draft(count: int) -> type[TaskSetDraft]:
-    return create_model(f"TaskSet_{count}", __base__=TaskSetDraft, tasks=(_exactly(TaskDraft, count), ...))
+    return create_model(
+        f"TaskSet_{count}", __base__=TaskSetDraft, tasks=(_exactly(TaskDraft, count), ...)
+    )
 
 
 class BrainBytesDraft(Draft):
@@ -228,9 +228,12 @@ def quiz_draft(questions: int, objectives: int) -> type[QuizDraft]:
         create_model(f"{kind.__name__}_{objectives}", __base__=kind, objective_index=index)
         for kind in (MultipleChoiceDraft, TrueFalseDraft, ShortAnswerDraft)
     )
-    question = Annotated[Union.__getitem__(kinds), Field(discriminator="type")]
+    one_of: Any = Union.__getitem__(kinds)
+    question: Any = Annotated[one_of, Field(discriminator="type")]
     return create_model(
-        f"Quiz_{questions}_{objectives}", __base__=QuizDraft, questions=(_exactly(question, questions), ...)
+        f"Quiz_{questions}_{objectives}",
+        __base__=QuizDraft,
+        questions=(_exactly(question, questions), ...),
     )
 
 
@@ -238,7 +241,6 @@ def quiz_draft(questions: int, objectives: int) -> type[QuizDraft]:
 
 
 class CourseMetadataDraft(Draft):
-    title: Title
     description: Paragraph
     prerequisites: list[Phrase] = Field(min_length=0, max_length=5)
     tags: list[Phrase] = Field(min_length=1, max_length=6)

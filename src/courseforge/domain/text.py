@@ -61,7 +61,9 @@ def find_duplicates(texts: list[str]) -> list[str]:
 def require_unique(texts: list[str], what: str) -> None:
     repeats = find_duplicates(texts)
     if repeats:
-        raise ValueError(f"{what} must be distinct; repeated: {', '.join(repr(t) for t in repeats)}")
+        raise ValueError(
+            f"{what} must be distinct; repeated: {', '.join(repr(t) for t in repeats)}"
+        )
 
 
 def slugify(text: str, max_length: int = 80) -> str:

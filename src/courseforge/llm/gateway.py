@@ -9,16 +9,23 @@ errors as feedback, and after `max_attempts` the unit fails with its name and re
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
 from courseforge.clock import Clock, SystemClock
-from courseforge.llm.errors import LLMError, PermanentLLMError, StructuredOutputError, TransientLLMError
+from courseforge.llm.errors import (
+    LLMError,
+    PermanentLLMError,
+    StructuredOutputError,
+    TransientLLMError,
+)
 from courseforge.llm.json_text import extract_json_object
 from courseforge.llm.port import ChatMessage, Completion, CompletionRequest, LLMProvider, Tier
 from courseforge.llm.pricing import PriceTable
@@ -65,10 +72,8 @@ class CallRecorder(Protocol):
     async def record_call(self, record: LLMCallRecord) -> None: ...
 
 
-class _InvalidAnswer(LLMError):
-    def __init__(self, reason: str, feedback: str) -> None:
-        super().__init__(reason)
-        self.feedback = feedback
+class _InvalidAnswerError(LLMError):
+    """The answer did not validate; the conversation already carries the feedback."""
 
 
 class LLMGateway:
@@ -91,6 +96,17 @@ class LLMGateway:
         self._policy = policy or RetryPolicy()
         self._clock = clock or SystemClock()
 
+    def with_recorder(self, recorder: CallRecorder) -> LLMGateway:
+        """The same gateway (same provider, same concurrency budget) recording elsewhere."""
+        bound = copy.copy(self)
+        bound._recorder = recorder
+        return bound
+
+    def with_policy(self, policy: RetryPolicy) -> LLMGateway:
+        bound = copy.copy(self)
+        bound._policy = policy
+        return bound
+
     async def generate(
         self,
         output_type: type[T],
@@ -104,7 +120,7 @@ class LLMGateway:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._policy.max_attempts),
             wait=self._wait_before_next_attempt,
-            retry=retry_if_exception_type((TransientLLMError, _InvalidAnswer)),
+            retry=retry_if_exception_type((TransientLLMError, _InvalidAnswerError)),
             sleep=self._clock.sleep,
             reraise=True,
         )
@@ -116,7 +132,7 @@ class LLMGateway:
                     request = CompletionRequest(
                         messages=tuple(conversation),
                         model=self.route.model_for(tier),
-                        json_schema=output_type.model_json_schema(),
+                        json_schema=json_schema_of(output_type),
                         schema_name=output_type.__name__,
                         max_tokens=max_tokens,
                         metadata={"unit": unit, "tier": tier},
@@ -124,7 +140,7 @@ class LLMGateway:
                     return await self._attempt(
                         output_type, request, conversation, unit, tier, attempt_number
                     )
-        except (TransientLLMError, _InvalidAnswer, PermanentLLMError) as exc:
+        except (TransientLLMError, _InvalidAnswerError, PermanentLLMError) as exc:
             raise StructuredOutputError(unit, attempt_number, str(exc)) from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
@@ -147,13 +163,15 @@ class LLMGateway:
         try:
             value = output_type.model_validate_json(extract_json_object(completion.text))
         except (ValidationError, ValueError) as exc:
-            feedback = validation_feedback(exc)
-            await self._record(unit, tier, request.model, attempt, "invalid", completion, started, feedback)
+            problems = "\n".join(validation_problems(exc))
+            await self._record(
+                unit, tier, request.model, attempt, "invalid", completion, started, problems
+            )
             conversation += [
                 ChatMessage("assistant", completion.text),
-                ChatMessage("user", feedback),
+                ChatMessage("user", validation_feedback(validation_problems(exc))),
             ]
-            raise _InvalidAnswer(f"invalid answer: {feedback}", feedback) from exc
+            raise _InvalidAnswerError(f"invalid output:\n{problems}") from exc
         await self._record(unit, tier, request.model, attempt, "ok", completion, started, None)
         return value
 
@@ -169,10 +187,10 @@ class LLMGateway:
 
     def _wait_before_next_attempt(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, _InvalidAnswer):
+        if isinstance(error, _InvalidAnswerError):
             return 0.0  # re-ask at once: waiting does not make the answer valid
         backoff = wait_exponential_jitter(
-            initial=self._policy.initial_backoff_s, max=self._policy.max_backoff_s
+            multiplier=self._policy.initial_backoff_s, max=self._policy.max_backoff_s
         )(state)
         if isinstance(error, TransientLLMError) and error.retry_after is not None:
             return max(error.retry_after, backoff)
@@ -209,15 +227,24 @@ class LLMGateway:
         )
 
 
-def validation_feedback(error: Exception) -> str:
-    """The message sent back to the model: each problem on a line, where it is and what is wrong."""
+@functools.cache
+def json_schema_of(output_type: type[BaseModel]) -> dict[str, Any]:
+    """Pydantic rebuilds a schema on every call; the draft types are fixed, so build each once."""
+    return output_type.model_json_schema()
+
+
+def validation_problems(error: Exception) -> list[str]:
+    """Each problem on a line: where it is and what is wrong."""
     if isinstance(error, ValidationError):
-        problems = [
+        return [
             f"- {'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']}"
             for item in error.errors(include_url=False)[:20]
         ]
-    else:
-        problems = [f"- {error}"]
+    return [f"- {error}"]
+
+
+def validation_feedback(problems: list[str]) -> str:
+    """The message sent back to the model so that its next answer can fix them."""
     return (
         "Your previous answer did not match the required JSON schema. Problems:\n"
         + "\n".join(problems)

@@ -18,6 +18,7 @@ DEFAULT_PRICES: dict[str, Price] = {
     "gpt-4.1-nano": Price(0.10, 0.40),
     "gpt-4o": Price(2.50, 10.00),
     "gpt-4o-mini": Price(0.15, 0.60),
+    "claude-sonnet-4-6": Price(3.00, 15.00),
     "claude-sonnet-4-5": Price(3.00, 15.00),
     "claude-haiku-4-5": Price(1.00, 5.00),
     "claude-3-5-haiku-latest": Price(0.80, 4.00),

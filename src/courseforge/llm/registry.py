@@ -11,7 +11,7 @@ from courseforge.settings import Settings
 
 DEFAULT_ROUTES: dict[str, ModelRoute] = {
     "openai": ModelRoute(complex="gpt-4.1-mini", simple="gpt-4.1-nano"),
-    "anthropic": ModelRoute(complex="claude-sonnet-4-5", simple="claude-haiku-4-5"),
+    "anthropic": ModelRoute(complex="claude-sonnet-4-6", simple="claude-haiku-4-5"),
     "local": ModelRoute(complex="smollm2-135m-instruct", simple="smollm2-135m-instruct"),
     "fake": ModelRoute(complex="fake-complex", simple="fake-simple"),
 }

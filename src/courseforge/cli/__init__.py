@@ -1,0 +1,1 @@
+"""The `courseforge` command line: thin commands over the runtime and the pipeline."""

@@ -1,0 +1,1 @@
+"""Renderings of a finished course: JSON and Markdown."""

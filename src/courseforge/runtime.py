@@ -1,0 +1,75 @@
+"""The composition root: the one place that wires settings to concrete parts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from courseforge.clock import Clock, SystemClock
+from courseforge.llm.gateway import CallRecorder, LLMCallRecord, LLMGateway, RetryPolicy
+from courseforge.llm.port import LLMProvider
+from courseforge.llm.pricing import PriceTable
+from courseforge.llm.registry import ProviderChoice, build_provider, choose_provider
+from courseforge.pipeline.events import EventSink
+from courseforge.pipeline.runner import CoursePipeline
+from courseforge.settings import Settings
+from courseforge.store.database import create_engine
+from courseforge.store.job_store import JobStore
+
+
+class _Unbound:
+    """Placeholder recorder: each job binds its own before calling the model."""
+
+    async def record_call(self, record: LLMCallRecord) -> None:
+        raise RuntimeError(f"LLM call outside a job: {record.unit}")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    choice: ProviderChoice
+    store: JobStore
+    llm: LLMGateway
+    clock: Clock
+
+    def pipeline(self, events: EventSink) -> CoursePipeline:
+        return CoursePipeline(self.store, self.llm, events, self.clock)
+
+
+def make_gateway(
+    provider: LLMProvider,
+    choice: ProviderChoice,
+    settings: Settings,
+    clock: Clock,
+    recorder: CallRecorder | None = None,
+) -> LLMGateway:
+    concurrency = min(settings.llm_concurrency, choice.max_concurrency or settings.llm_concurrency)
+    return LLMGateway(
+        provider,
+        choice.route,
+        recorder=recorder or _Unbound(),
+        prices=PriceTable(settings.prices),
+        concurrency=concurrency,
+        policy=RetryPolicy(
+            max_attempts=settings.llm_max_attempts, call_timeout_s=settings.llm_timeout_s
+        ),
+        clock=clock,
+    )
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, provider: LLMProvider | None = None, clock: Clock | None = None
+) -> AsyncIterator[Runtime]:
+    """Everything a run needs; `provider` replaces the configured one (tests, benchmarks)."""
+    clock = clock or SystemClock()
+    choice = choose_provider(settings)
+    provider = provider or build_provider(choice, settings)
+    engine = create_engine(settings.database_url)
+    try:
+        gateway = make_gateway(provider, choice, settings, clock)
+        yield Runtime(settings, choice, JobStore(engine, clock), gateway, clock)
+    finally:
+        await provider.aclose()
+        await engine.dispose()

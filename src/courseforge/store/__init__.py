@@ -1,0 +1,1 @@
+"""Persistence: tables, migrations and the one module that reads and writes jobs and courses."""

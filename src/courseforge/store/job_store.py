@@ -1,0 +1,388 @@
+"""Reads and writes of jobs, their checkpoints, LLM calls, events and the courses they make.
+
+Each write that changes what a job has achieved is one transaction: a finished unit,
+its progress counters and its event land together or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from courseforge.clock import Clock, SystemClock
+from courseforge.domain.course import Course
+from courseforge.domain.events import EventType, JobEvent
+from courseforge.domain.outline import CourseOutline, CourseRequest
+from courseforge.llm.gateway import LLMCallRecord
+from courseforge.store.tables import (
+    course_versions,
+    courses,
+    job_events,
+    job_units,
+    jobs,
+    llm_calls,
+)
+
+ACTIVE_STATUSES = ("pending", "running")
+
+
+class JobNotFoundError(LookupError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job with id {job_id!r}")
+        self.job_id = job_id
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    kind: str
+    status: str
+    step: str | None
+    request: CourseRequest
+    outline: CourseOutline | None
+    items_completed: int
+    items_total: int
+    current_item: str | None
+    error: str | None
+    failed_unit: str | None
+    llm_calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    course_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: str
+    items_completed: int
+    items_total: int
+    current_item: str | None
+
+
+class JobStore:
+    def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self._clock = clock or SystemClock()
+        # SQLite has one writer; queueing writers here avoids its busy-wait backoff (up to
+        # 100 ms a retry) when this process's own tasks collide. PostgreSQL needs no such queue.
+        self._sqlite_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        if self._sqlite_writer is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._sqlite_writer, self.engine.begin() as conn:
+            yield conn
+
+    # --- jobs -------------------------------------------------------------------
+
+    async def create_course_job(
+        self,
+        request: CourseRequest,
+        outline: CourseOutline | None = None,
+        *,
+        auto_publish: bool = False,
+    ) -> str:
+        job_id = str(uuid.uuid4())
+        now = self._clock.now()
+        async with self._transaction() as conn:
+            await conn.execute(
+                jobs.insert().values(
+                    id=job_id,
+                    kind="course",
+                    status="pending",
+                    request=request.model_dump(mode="json"),
+                    outline=outline.model_dump(mode="json") if outline else None,
+                    auto_publish=auto_publish,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            await self._insert_event(conn, job_id, "job_created", {"kind": "course"})
+        return job_id
+
+    async def get_job(self, job_id: str) -> JobRecord:
+        async with self.engine.connect() as conn:
+            row = (
+                (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).mappings().first()
+            )
+        if row is None:
+            raise JobNotFoundError(job_id)
+        return _job_record(row)
+
+    async def mark_running(self, job_id: str, items_total: int) -> None:
+        now = self._clock.now()
+        await self._update_job(
+            job_id,
+            status="running",
+            error=None,
+            failed_unit=None,
+            finished_at=None,
+            items_total=items_total,
+            started_at=sa.func.coalesce(jobs.c.started_at, now),
+            attempts=jobs.c.attempts + 1,
+        )
+
+    async def mark_finished(
+        self, job_id: str, status: str, *, error: str | None = None, failed_unit: str | None = None
+    ) -> None:
+        await self._update_job(
+            job_id,
+            status=status,
+            error=error,
+            failed_unit=failed_unit,
+            finished_at=self._clock.now(),
+        )
+
+    async def set_outline(self, job_id: str, outline: CourseOutline) -> None:
+        await self._update_job(job_id, outline=outline.model_dump(mode="json"))
+
+    async def set_progress(self, job_id: str, progress: Progress) -> None:
+        await self._update_job(
+            job_id,
+            step=progress.step,
+            items_completed=progress.items_completed,
+            items_total=progress.items_total,
+            current_item=progress.current_item,
+        )
+
+    async def _update_job(self, job_id: str, **values: Any) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id)
+                .values(updated_at=self._clock.now(), **values)
+            )
+
+    # --- checkpoints ------------------------------------------------------------
+
+    async def load_units(self, job_id: str) -> dict[str, Any]:
+        query = sa.select(job_units.c.key, job_units.c.result).where(job_units.c.job_id == job_id)
+        async with self.engine.connect() as conn:
+            return {row.key: row.result for row in await conn.execute(query)}
+
+    async def complete_unit(
+        self,
+        job_id: str,
+        key: str,
+        step: str,
+        result: Any,
+        progress: Progress,
+        events: list[JobEvent],
+        calls: list[LLMCallRecord],
+    ) -> None:
+        """The checkpoint, the job's counters, its events and LLM calls, in one transaction."""
+        now = self._clock.now()
+        async with self._transaction() as conn:
+            await conn.execute(
+                job_units.insert().values(
+                    job_id=job_id, key=key, step=step, result=result, completed_at=now
+                )
+            )
+            await self._insert_calls(conn, job_id, calls)
+            await conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id)
+                .values(
+                    step=progress.step,
+                    items_completed=progress.items_completed,
+                    items_total=progress.items_total,
+                    current_item=progress.current_item,
+                    updated_at=now,
+                    **_usage_increments(calls),
+                )
+            )
+            await conn.execute(
+                job_events.insert(),
+                [
+                    {"job_id": job_id, "type": e.type, "payload": e.fields, "created_at": now}
+                    for e in events
+                ],
+            )
+
+    # --- LLM calls --------------------------------------------------------------
+
+    async def record_calls(self, job_id: str, calls: list[LLMCallRecord]) -> None:
+        if not calls:
+            return
+        async with self._transaction() as conn:
+            await self._insert_calls(conn, job_id, calls)
+            await conn.execute(
+                jobs.update().where(jobs.c.id == job_id).values(**_usage_increments(calls))
+            )
+
+    async def _insert_calls(
+        self, conn: AsyncConnection, job_id: str, calls: list[LLMCallRecord]
+    ) -> None:
+        if not calls:
+            return
+        now = self._clock.now()
+        await conn.execute(
+            llm_calls.insert(),
+            [
+                {
+                    "job_id": job_id,
+                    "unit": c.unit,
+                    "provider": c.provider,
+                    "model": c.model,
+                    "tier": c.tier,
+                    "attempt": c.attempt,
+                    "outcome": c.outcome,
+                    "tokens_in": c.tokens_in,
+                    "tokens_out": c.tokens_out,
+                    "latency_ms": c.latency_ms,
+                    "cost_usd": c.cost_usd,
+                    "error": c.error,
+                    "created_at": now,
+                }
+                for c in calls
+            ],
+        )
+
+    async def list_calls(self, job_id: str) -> list[dict[str, Any]]:
+        query = sa.select(llm_calls).where(llm_calls.c.job_id == job_id).order_by(llm_calls.c.id)
+        async with self.engine.connect() as conn:
+            return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+    # --- events -----------------------------------------------------------------
+
+    async def append_event(self, event: JobEvent) -> int:
+        async with self._transaction() as conn:
+            return await self._insert_event(conn, event.job_id, event.type, event.fields)
+
+    async def list_events(self, job_id: str, after_id: int = 0) -> list[tuple[int, JobEvent]]:
+        query = (
+            sa.select(job_events)
+            .where(job_events.c.job_id == job_id, job_events.c.id > after_id)
+            .order_by(job_events.c.id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [
+            (
+                row["id"],
+                JobEvent(
+                    type=row["type"],
+                    job_id=job_id,
+                    timestamp=row["created_at"],
+                    fields=row["payload"],
+                ),
+            )
+            for row in rows
+        ]
+
+    async def _insert_event(
+        self, conn: AsyncConnection, job_id: str, type_: EventType, fields: dict[str, Any]
+    ) -> int:
+        result = await conn.execute(
+            job_events.insert()
+            .values(job_id=job_id, type=type_, payload=fields, created_at=self._clock.now())
+            .returning(job_events.c.id)
+        )
+        return int(result.scalar_one())
+
+    # --- courses ----------------------------------------------------------------
+
+    async def save_course(self, job_id: str, course: Course, quality: dict[str, Any]) -> str:
+        """Stores the course as a new version: version 1 of a new course, or the next one."""
+        now = self._clock.now()
+        async with self._transaction() as conn:
+            course_id = (
+                await conn.execute(sa.select(jobs.c.course_id).where(jobs.c.id == job_id))
+            ).scalar_one()
+            if course_id is None:
+                course_id = str(uuid.uuid4())
+                await conn.execute(
+                    courses.insert().values(
+                        id=course_id,
+                        job_id=job_id,
+                        slug=course.slug,
+                        title=course.title,
+                        status="draft",
+                        current_version=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                await conn.execute(
+                    jobs.update().where(jobs.c.id == job_id).values(course_id=course_id)
+                )
+            version = (
+                await conn.execute(
+                    courses.update()
+                    .where(courses.c.id == course_id)
+                    .values(current_version=courses.c.current_version + 1, updated_at=now)
+                    .returning(courses.c.current_version)
+                )
+            ).scalar_one()
+            await conn.execute(
+                course_versions.insert().values(
+                    course_id=course_id,
+                    version=version,
+                    content=course.model_dump(mode="json"),
+                    quality=quality,
+                    created_at=now,
+                )
+            )
+        return str(course_id)
+
+    async def load_course(self, course_id: str) -> tuple[Course, dict[str, Any]]:
+        query = (
+            sa.select(course_versions.c.content, course_versions.c.quality)
+            .join(courses, courses.c.id == course_versions.c.course_id)
+            .where(
+                courses.c.id == course_id, course_versions.c.version == courses.c.current_version
+            )
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise LookupError(f"no course with id {course_id!r}")
+        return Course.model_validate(row.content), dict(row.quality)
+
+
+def _usage_increments(calls: list[LLMCallRecord]) -> dict[str, Any]:
+    return {
+        "llm_calls": jobs.c.llm_calls + len(calls),
+        "tokens_in": jobs.c.tokens_in + sum(c.tokens_in for c in calls),
+        "tokens_out": jobs.c.tokens_out + sum(c.tokens_out for c in calls),
+        "cost_usd": jobs.c.cost_usd + sum(c.cost_usd for c in calls),
+    }
+
+
+def _job_record(row: Any) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        kind=row["kind"],
+        status=row["status"],
+        step=row["step"],
+        request=CourseRequest.model_validate(row["request"]),
+        outline=CourseOutline.model_validate(row["outline"]) if row["outline"] else None,
+        items_completed=row["items_completed"],
+        items_total=row["items_total"],
+        current_item=row["current_item"],
+        error=row["error"],
+        failed_unit=row["failed_unit"],
+        llm_calls=row["llm_calls"],
+        tokens_in=row["tokens_in"],
+        tokens_out=row["tokens_out"],
+        cost_usd=row["cost_usd"],
+        course_id=row["course_id"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )

@@ -1,0 +1,135 @@
+"""The tables, as SQLAlchemy Core metadata (migrations are the source of truth for DDL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData()
+
+JsonDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware everywhere: SQLite hands back naive datetimes, which we read as UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: pass timezone-aware values")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("step", sa.String(32)),
+    sa.Column("request", JsonDocument, nullable=False),
+    sa.Column("outline", JsonDocument),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("auto_publish", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("items_completed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("items_total", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("current_item", sa.String(300)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text),
+    sa.Column("failed_unit", sa.String(200)),
+    sa.Column("llm_calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("tokens_in", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("tokens_out", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("cost_usd", sa.Float, nullable=False, server_default="0"),
+    sa.Column("course_id", sa.String(36)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+)
+
+job_units = sa.Table(
+    "job_units",
+    metadata,
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("step", sa.String(32), nullable=False),
+    sa.Column("result", JsonDocument, nullable=False),
+    sa.Column("completed_at", UTCDateTime, nullable=False),
+)
+
+llm_calls = sa.Table(
+    "llm_calls",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("unit", sa.String(200), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("tier", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("tokens_in", sa.Integer, nullable=False),
+    sa.Column("tokens_out", sa.Integer, nullable=False),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("cost_usd", sa.Float, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_llm_calls_job_id", "job_id"),
+)
+
+job_events = sa.Table(
+    "job_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("payload", JsonDocument, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_job_events_job_id_id", "job_id", "id"),
+)
+
+courses = sa.Table(
+    "courses",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="SET NULL")),
+    sa.Column("slug", sa.String(80), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("current_version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("published_at", UTCDateTime),
+)
+
+course_versions = sa.Table(
+    "course_versions",
+    metadata,
+    sa.Column(
+        "course_id",
+        sa.String(36),
+        sa.ForeignKey("courses.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("content", JsonDocument, nullable=False),
+    sa.Column("quality", JsonDocument, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
