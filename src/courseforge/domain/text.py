@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
 
 _WORD = re.compile(r"[^\W_]", re.UNICODE)
 
@@ -21,23 +21,28 @@ def _has_words(value: str) -> str:
     return value
 
 
+def _strip(value: object) -> object:
+    # Python's notion of whitespace (it includes U+001C–U+001F, which pydantic's does not).
+    return value.strip() if isinstance(value, str) else value
+
+
 def _bounded(min_length: int, max_length: int) -> object:
-    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+    return StringConstraints(min_length=min_length, max_length=max_length)
 
 
-Title = Annotated[str, _bounded(3, 120), AfterValidator(_has_words)]
+Title = Annotated[str, _bounded(3, 120), BeforeValidator(_strip), AfterValidator(_has_words)]
 """A heading: course, module, lesson or task title."""
 
-Phrase = Annotated[str, _bounded(2, 200), AfterValidator(_has_words)]
+Phrase = Annotated[str, _bounded(2, 200), BeforeValidator(_strip), AfterValidator(_has_words)]
 """A short item of a list: an objective, a key point, a tag, an option."""
 
-Paragraph = Annotated[str, _bounded(10, 1500), AfterValidator(_has_words)]
+Paragraph = Annotated[str, _bounded(10, 1500), BeforeValidator(_strip), AfterValidator(_has_words)]
 """A few sentences: a summary, instructions, an explanation."""
 
-Markdown = Annotated[str, _bounded(80, 20_000), AfterValidator(_has_words)]
+Markdown = Annotated[str, _bounded(80, 20_000), BeforeValidator(_strip), AfterValidator(_has_words)]
 """A lesson body in Markdown."""
 
-Snippet = Annotated[str, _bounded(10, 400), AfterValidator(_has_words)]
+Snippet = Annotated[str, _bounded(10, 400), BeforeValidator(_strip), AfterValidator(_has_words)]
 """A brain byte: one self-contained micro-learning fact."""
 
 

@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -46,6 +47,11 @@ _LONG_TEXT = 10_000
 # which is invalid JSON; this one allows only escapes instead, and no `\u` escapes (a
 # lone surrogate would fail to parse).
 _CHAR_RULE = r'char ::= [^"\\\x7F\x00-\x1F] | [\\] (["\\/nt])'
+# Every string starts with a letter or digit: a tiny model otherwise pads a string with
+# spaces, punctuation or "\n" to reach minLength, which the validators reject (text is
+# stripped, and must contain a word).
+_LEAD_CHAR_RULE = r"lead-char ::= [0-9A-Za-z\u00C0-\U0010FFFF]"
+_STRING_START = re.compile(r'"\\"" char(?= )')
 
 
 @dataclass(frozen=True)
@@ -154,7 +160,8 @@ def _load_llama(key: _ModelKey) -> Any:
 
 def _generate(loaded: _LoadedModel, request: CompletionRequest, seed: int) -> Completion:
     schema = tighten_schema(request.json_schema)
-    grammar = _grammar_for(loaded.llama, json.dumps(schema, sort_keys=True))
+    # Not sort_keys: the grammar writes properties in schema order (title before summary).
+    grammar = _grammar_for(loaded.llama, json.dumps(schema))
     with loaded.lock:
         try:
             response = loaded.llama.create_chat_completion(
@@ -236,7 +243,7 @@ class _Sizer:
             fields = schema.get("properties", {})
             return 4 + sum(len(json.dumps(k)) + 4 + self.size(v) for k, v in fields.items())
         if kind == "array":
-            count = schema.get("maxItems", 8)  # unbounded arrays: a generous guess
+            count = int(schema.get("maxItems", 8))  # unbounded arrays: a generous guess
             return 4 + count * (self.size(schema.get("items", {})) + 2)
         if kind == "string":
             # An escape (\n) is two characters; count every character as one, as escapes
@@ -253,14 +260,14 @@ def _grammar_for(llama: Any, schema_json: str) -> Any:
         gbnf = json_schema_to_gbnf(schema_json)
     except (AssertionError, KeyError, ValueError, TypeError) as exc:
         raise PermanentLLMError(f"local model: schema not expressible as a grammar: {exc}") from exc
-    gbnf = _with_strict_json_chars(gbnf)
+    gbnf = _with_strict_strings(gbnf)
     _check_grammar(llama, gbnf)
     return LlamaGrammar.from_string(gbnf, verbose=False)
 
 
-def _with_strict_json_chars(gbnf: str) -> str:
+def _with_strict_strings(gbnf: str) -> str:
     lines = [_CHAR_RULE if line.startswith("char ::= ") else line for line in gbnf.splitlines()]
-    return "\n".join(lines)
+    return _STRING_START.sub('"\\"" lead-char', "\n".join([*lines, _LEAD_CHAR_RULE]))
 
 
 def _check_grammar(llama: Any, gbnf: str) -> None:

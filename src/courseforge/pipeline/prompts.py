@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from courseforge.domain.drafts import LessonDraft
 from courseforge.domain.outline import CourseOutline, CourseRequest, ModuleOutline, SourceTopic
 from courseforge.llm.port import ChatMessage
 
+LESSON_EXCERPT_CHARS = 1500
 SYSTEM = (
     "You are an expert instructional designer. You write accurate, concrete, well-structured "
     "course material for the stated audience and level, in the requested language. "
@@ -24,6 +26,13 @@ def _course_context(outline: CourseOutline, module: ModuleOutline) -> str:
         f"Topic: {outline.title}\nAudience: {outline.audience}\nLevel: {outline.level}\n"
         f"Language: {outline.language}\nModule: {module.title} — {module.summary}\n"
         f"Module objectives: {'; '.join(module.learning_objectives)}"
+    )
+
+
+def _key_points(module: ModuleOutline, lessons: list[LessonDraft]) -> str:
+    return "Lessons and their key points:\n" + "\n".join(
+        f"- {plan.title}: {'; '.join(written.key_points)}"
+        for plan, written in zip(module.lessons, lessons, strict=True)
     )
 
 
@@ -65,31 +74,42 @@ def lesson(outline_: CourseOutline, module: ModuleOutline, index: int) -> list[C
     )
 
 
+def _taught(lesson_: LessonDraft) -> str:
+    points = "\n".join(f"- {point}" for point in lesson_.key_points)
+    excerpt = lesson_.content_markdown[:LESSON_EXCERPT_CHARS]
+    return f"What the lesson taught:\n{points}\nLesson text (excerpt):\n{excerpt}"
+
+
 def tasks(
-    outline_: CourseOutline, module: ModuleOutline, index: int, count: int
+    outline_: CourseOutline, module: ModuleOutline, index: int, count: int, lesson_: LessonDraft
 ) -> list[ChatMessage]:
     item = module.lessons[index]
     return messages(
         f"{_course_context(outline_, module)}\nFocus: {item.title}\n"
-        f"Lesson objectives: {'; '.join(item.objectives)}\n\n"
+        f"Lesson objectives: {'; '.join(item.objectives)}\n{_taught(lesson_)}\n\n"
         f"Write exactly {count} practice tasks for this lesson (exercise, reflection, project or "
         "discussion), each with clear instructions, a time estimate and success criteria."
     )
 
 
-def brain_bytes(outline_: CourseOutline, module: ModuleOutline, index: int) -> list[ChatMessage]:
+def brain_bytes(
+    outline_: CourseOutline, module: ModuleOutline, index: int, lesson_: LessonDraft
+) -> list[ChatMessage]:
     item = module.lessons[index]
     return messages(
-        f"{_course_context(outline_, module)}\nFocus: {item.title}\n\n"
+        f"{_course_context(outline_, module)}\nFocus: {item.title}\n{_taught(lesson_)}\n\n"
         "Write 2-3 brain bytes: self-contained micro-learning facts of one or two sentences "
         "that a learner can read in ten seconds."
     )
 
 
-def quiz(outline_: CourseOutline, module: ModuleOutline, count: int) -> list[ChatMessage]:
+def quiz(
+    outline_: CourseOutline, module: ModuleOutline, count: int, lessons: list[LessonDraft]
+) -> list[ChatMessage]:
     numbered = "\n".join(f"{i}. {o}" for i, o in enumerate(module.learning_objectives))
     return messages(
-        f"{_course_context(outline_, module)}\nFocus: {module.title}\n\n"
+        f"{_course_context(outline_, module)}\nFocus: {module.title}\n"
+        f"{_key_points(module, lessons)}\n\n"
         f"Write a quiz of exactly {count} questions for this module. Mix multiple_choice (4 "
         "options, answer_index = the correct option), true_false and short_answer questions. "
         "Each question checks one objective, given by objective_index, and together they "
@@ -106,9 +126,10 @@ def course_metadata(outline_: CourseOutline) -> list[ChatMessage]:
     )
 
 
-def module_summary(outline_: CourseOutline, module: ModuleOutline) -> list[ChatMessage]:
-    lessons = "\n".join(f"- {lesson.title}" for lesson in module.lessons)
+def module_summary(
+    outline_: CourseOutline, module: ModuleOutline, lessons: list[LessonDraft]
+) -> list[ChatMessage]:
     return messages(
-        f"Topic: {outline_.title}\nFocus: {module.title}\nLessons:\n{lessons}\n\n"
+        f"Topic: {outline_.title}\nFocus: {module.title}\n{_key_points(module, lessons)}\n\n"
         "Write a two-sentence summary of what this module teaches."
     )

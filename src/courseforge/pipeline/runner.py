@@ -1,15 +1,15 @@
-"""Runs one course job through the steps, unit by unit, from its checkpoints.
+"""Runs one course job from its checkpoints to a stored course.
 
-Within a step every unit whose inputs are ready runs at once (the LLM gateway bounds
-how many calls are in flight); each finished unit is stored before anything else
-happens, so a stopped run resumes at the first unfinished unit. When a unit fails,
-its siblings are allowed to finish (their work is kept) and the job fails naming it.
+Every unit whose inputs are ready runs at once (the LLM gateway bounds how many calls
+are in flight); each finished unit is stored, with its progress and events, before
+anything else happens, so a stopped run resumes at the first unfinished units. When a
+unit fails, no new unit starts, the ones in flight may finish (their work is kept), and
+the job fails naming the unit.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +25,8 @@ from courseforge.pipeline import units as plan
 from courseforge.pipeline.assemble import assemble_course
 from courseforge.pipeline.evaluation import evaluate
 from courseforge.pipeline.events import EventSink
+from courseforge.pipeline.steps import StepEvent, StepTracker
 from courseforge.store.job_store import JobStore, Progress
-
-Planner = Callable[[plan.PlanContext], list[plan.Unit]]
 
 
 class JobFailedError(Exception):
@@ -45,6 +44,15 @@ class _Counter:
     cost_usd: float = 0.0
 
 
+@dataclass
+class _Run:
+    """The state of one run of one job."""
+
+    ctx: plan.PlanContext
+    counter: _Counter
+    steps: StepTracker
+
+
 class CoursePipeline:
     def __init__(
         self, store: JobStore, llm: LLMGateway, events: EventSink, clock: Clock | None = None
@@ -60,18 +68,11 @@ class CoursePipeline:
 
     async def run(self, job_id: str) -> str:
         """Runs the job to the end and returns the course id; raises JobFailedError."""
-        job = await self._store.get_job(job_id)
-        results = await self._store.load_units(job_id)
-        ctx = plan.PlanContext(
-            job_id, job.request, self._llm.with_recorder(self._calls), results, job.outline
-        )
-        if ctx.outline is None and "outline" in results:
-            ctx.outline = CourseOutline.model_validate(results["outline"])
-        counter = _Counter(len(results), plan.count_units(job.request, job.outline))
-        await self._store.mark_running(job_id, counter.total)
+        run = await self._start(job_id)
         try:
-            for step in plan.STEPS:
-                await self._run_step(job_id, step, ctx, counter)
+            await self._run_units(job_id, run, plan.plan_outline(run.ctx))
+            await self._adopt_outline(job_id, run.ctx)
+            await self._run_units(job_id, run, plan.plan_content(run.ctx) + self._closing(run.ctx))
         except asyncio.CancelledError:
             await asyncio.shield(self._finish(job_id, "cancelled", "job_cancelled", {}))
             raise
@@ -79,96 +80,105 @@ class CoursePipeline:
             fields = {"error": str(failure), "unit": failure.unit}
             await self._finish(job_id, "failed", "job_failed", fields, failure)
             raise
-        course_id = str(results["finalize"]["course_id"])
+        course_id = str(run.ctx.results["finalize"]["course_id"])
         await self._finish(job_id, "completed", "job_completed", {"courseId": course_id})
         return course_id
 
-    async def _run_step(
-        self, job_id: str, step: plan.Step, ctx: plan.PlanContext, counter: _Counter
-    ) -> None:
-        planned = self._planner(step)(ctx)
-        pending = [unit for unit in planned if unit.key not in ctx.results]
-        if not pending:
-            return
-        done_before = len(planned) - len(pending)
-        await self._emit(
-            job_id, "step_started", step=step, total=len(planned), completed=done_before
-        )
-        await self._store.set_progress(
-            job_id, Progress(step, counter.done, counter.total, pending[0].title)
-        )
-        while pending:
-            ready = [u for u in pending if all(need in ctx.results for need in u.needs)]
-            outcomes = await asyncio.gather(
-                *(self._run_unit(job_id, unit, ctx, counter, planned) for unit in ready),
-                return_exceptions=True,
-            )
-            _raise_first_failure(ready, outcomes)
-            pending = [u for u in pending if u not in ready]
-        if step == "outline":
+    async def _start(self, job_id: str) -> _Run:
+        job = await self._store.get_job(job_id)
+        results = await self._store.load_units(job_id)
+        llm = self._llm.with_recorder(self._calls)
+        ctx = plan.PlanContext(job_id, job.request, llm, results, job.outline)
+        if ctx.outline is None and "outline" in results:
+            ctx.outline = CourseOutline.model_validate(results["outline"])
+        counter = _Counter(len(results), plan.count_units(job.request, job.outline))
+        await self._store.mark_running(job_id, counter.total)
+        return _Run(ctx, counter, StepTracker())
+
+    async def _adopt_outline(self, job_id: str, ctx: plan.PlanContext) -> None:
+        if ctx.outline is None:
             ctx.outline = CourseOutline.model_validate(ctx.results["outline"])
             await self._store.set_outline(job_id, ctx.outline)
-        await self._emit(job_id, "step_completed", step=step, total=len(planned))
 
-    async def _run_unit(
-        self,
-        job_id: str,
-        unit: plan.Unit,
-        ctx: plan.PlanContext,
-        counter: _Counter,
-        planned: list[plan.Unit],
-    ) -> None:
+    async def _run_units(self, job_id: str, run: _Run, units: list[plan.Unit]) -> None:
+        results = run.ctx.results
+        run.steps.add(units, set(results))
+        waiting = [unit for unit in units if unit.key not in results]
+        running: dict[asyncio.Task[None], plan.Unit] = {}
+        failure: JobFailedError | None = None
+        try:
+            while waiting or running:
+                ready = [u for u in waiting if all(need in results for need in u.needs)]
+                for unit in ready if failure is None else []:
+                    waiting.remove(unit)
+                    await self._emit_steps(job_id, run.steps.starting(unit.step, set(results)))
+                    running[asyncio.create_task(self._run_unit(job_id, unit, run))] = unit
+                if not running:
+                    break
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    unit = running.pop(task)
+                    if failure is None and task.exception() is not None:
+                        failure = _as_failure(unit, task.exception())
+        except asyncio.CancelledError:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
+        if failure is not None:
+            raise failure
+        if waiting:
+            raise RuntimeError(f"units whose inputs never came: {[u.key for u in waiting]}")
+
+    async def _run_unit(self, job_id: str, unit: plan.Unit, run: _Run) -> None:
         value = await unit.run()
         result = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
         async with self._completion:
-            await self._record_completion(job_id, unit, result, ctx, counter, planned)
+            await self._record_completion(job_id, unit, result, run)
 
     async def _record_completion(
-        self,
-        job_id: str,
-        unit: plan.Unit,
-        result: Any,
-        ctx: plan.PlanContext,
-        counter: _Counter,
-        planned: list[plan.Unit],
+        self, job_id: str, unit: plan.Unit, result: Any, run: _Run
     ) -> None:
+        ctx, counter = run.ctx, run.counter
         ctx.results[unit.key] = result
         counter.done += 1
         calls = self._calls.drain()
         counter.tokens += sum(c.tokens_in + c.tokens_out for c in calls)
         counter.cost_usd += sum(c.cost_usd for c in calls)
-        step_done = sum(1 for u in planned if u.key in ctx.results)
-        events = [
-            self._event(
-                job_id,
-                "step_progress",
-                step=unit.step,
-                completed=step_done,
-                total=len(planned),
-                currentItem=unit.title,
-                unit=unit.key,
-                itemsCompleted=counter.done,
-                itemsTotal=counter.total,
-                tokens=counter.tokens,
-                costUsd=round(counter.cost_usd, 6),
-            )
-        ]
+        events = [self._progress_event(job_id, unit, run)]
         if unit.module_index is not None:
-            events += self._topic_events(job_id, unit, planned, ctx)
-        progress = Progress(unit.step, counter.done, counter.total, unit.title)
+            events += self._topic_events(job_id, unit, run)
+        events += [self._event(job_id, t, **f) for t, f in run.steps.finishing(set(ctx.results))]
+        current_step = run.steps.current() or unit.step
+        progress = Progress(current_step, counter.done, counter.total, unit.title)
         await self._store.complete_unit(
             job_id, unit.key, unit.step, result, progress, events, calls
         )
         for event in events:
             await self._events.publish(event)
 
-    def _topic_events(
-        self, job_id: str, unit: plan.Unit, planned: list[plan.Unit], ctx: plan.PlanContext
-    ) -> list[JobEvent]:
+    def _progress_event(self, job_id: str, unit: plan.Unit, run: _Run) -> JobEvent:
+        keys = run.steps.units[unit.step]
+        return self._event(
+            job_id,
+            "step_progress",
+            step=unit.step,
+            completed=sum(1 for key in keys if key in run.ctx.results),
+            total=len(keys),
+            currentItem=unit.title,
+            unit=unit.key,
+            itemsCompleted=run.counter.done,
+            itemsTotal=run.counter.total,
+            tokens=run.counter.tokens,
+            costUsd=round(run.counter.cost_usd, 6),
+        )
+
+    def _topic_events(self, job_id: str, unit: plan.Unit, run: _Run) -> list[JobEvent]:
         """A module ("topic") starts with its first finished unit of a step, ends with its last."""
-        siblings = [u for u in planned if u.module_index == unit.module_index]
-        done = sum(1 for u in siblings if u.key in ctx.results)
-        module = ctx.approved_outline().modules[unit.module_index or 0]
+        keys = run.steps.units[unit.step]
+        siblings = [k for k in keys if _module_of(k) == unit.module_index]
+        done = sum(1 for key in siblings if key in run.ctx.results)
+        module = run.ctx.approved_outline().modules[unit.module_index or 0]
         fields: dict[str, Any] = {
             "step": unit.step,
             "topicIndex": unit.module_index,
@@ -182,33 +192,22 @@ class CoursePipeline:
             types.append("topic_completed")
         return [self._event(job_id, type_, **fields) for type_ in types]
 
-    def _planner(self, step: plan.Step) -> Planner:
-        planners: dict[plan.Step, Planner] = {
-            "outline": plan.plan_outline,
-            "lessons": plan.plan_lessons,
-            "tasks": plan.plan_tasks,
-            "assessments": plan.plan_assessments,
-            "summaries": plan.plan_summaries,
-            "evaluation": self._plan_evaluation,
-            "finalizing": self._plan_finalizing,
-        }
-        return planners[step]
+    def _closing(self, ctx: plan.PlanContext) -> list[plan.Unit]:
+        """Quality checks once every LLM unit is done, then the stored course version."""
+        content = tuple(unit.key for unit in plan.plan_content(ctx))
 
-    def _plan_evaluation(self, ctx: plan.PlanContext) -> list[plan.Unit]:
-        async def run() -> dict[str, Any]:
-            course = _assemble(ctx)
-            return evaluate(course).as_dict()
+        async def check() -> dict[str, Any]:
+            return evaluate(_assemble(ctx)).as_dict()
 
-        return [plan.Unit("evaluation", "evaluation", "Quality checks", run)]
-
-    def _plan_finalizing(self, ctx: plan.PlanContext) -> list[plan.Unit]:
-        async def run() -> dict[str, Any]:
-            course = _assemble(ctx)
+        async def store() -> dict[str, Any]:
             evaluation = ctx.results["evaluation"]
-            course_id = await self._store.save_course(ctx.job_id, course, evaluation)
+            course_id = await self._store.save_course(ctx.job_id, _assemble(ctx), evaluation)
             return {"course_id": course_id}
 
-        return [plan.Unit("finalize", "finalizing", "Storing the course", run)]
+        return [
+            plan.Unit("evaluation", "evaluation", "Quality checks", check, needs=content),
+            plan.Unit("finalize", "finalizing", "Storing the course", store, needs=("evaluation",)),
+        ]
 
     async def _finish(
         self,
@@ -226,6 +225,10 @@ class CoursePipeline:
             failed_unit=failure.unit if failure else None,
         )
         await self._emit(job_id, event_type, **fields)
+
+    async def _emit_steps(self, job_id: str, step_events: list[StepEvent]) -> None:
+        for type_, fields in step_events:
+            await self._emit(job_id, type_, **fields)
 
     async def _emit(self, job_id: str, type_: EventType, **fields: Any) -> None:
         event = self._event(job_id, type_, **fields)
@@ -254,14 +257,17 @@ def _assemble(ctx: plan.PlanContext) -> Course:
     return assemble_course(ctx.approved_outline(), ctx.results)
 
 
-def _raise_first_failure(ready: list[plan.Unit], outcomes: list[Any]) -> None:
-    for unit, outcome in zip(ready, outcomes, strict=True):
-        if isinstance(outcome, StructuredOutputError):
-            reason = f"gave up after {outcome.attempts} attempt(s): {outcome.reason}"
-            raise JobFailedError(unit.key, reason) from outcome
-        if isinstance(outcome, LLMError):
-            raise JobFailedError(unit.key, str(outcome)) from outcome
-        if isinstance(outcome, Exception):
-            raise JobFailedError(unit.key, f"{type(outcome).__name__}: {outcome}") from outcome
-        if isinstance(outcome, BaseException):
-            raise outcome
+def _module_of(key: str) -> int | None:
+    """`tasks:2.1` and `quiz:2` belong to module index 1; `metadata` to none."""
+    _, _, position = key.partition(":")
+    head = position.split(".")[0]
+    return int(head) - 1 if head.isdigit() else None
+
+
+def _as_failure(unit: plan.Unit, error: BaseException | None) -> JobFailedError:
+    if isinstance(error, StructuredOutputError):
+        reason = f"gave up after {error.attempts} attempt(s): {error.reason}"
+        return JobFailedError(unit.key, reason)
+    if isinstance(error, LLMError):
+        return JobFailedError(unit.key, str(error))
+    return JobFailedError(unit.key, f"{type(error).__name__}: {error}")

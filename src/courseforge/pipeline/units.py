@@ -1,7 +1,11 @@
-"""The units of work of each step, planned from the request, the outline and earlier results.
+"""The units of work of a course job and what each one needs before it can start.
 
 A unit is the checkpoint granularity: once its result is stored it is never redone.
 Keys are stable names (`lesson:2.1` = module 2, lesson 1) so a resumed run finds them.
+Units form a graph, not a row of barriers: a lesson's tasks start as soon as that
+lesson is written, a module's quiz as soon as its lessons are, so the wall time of a
+course is its longest chain of dependent calls (outline → lesson → quiz), not the sum
+of the slowest unit of every step.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pydantic import BaseModel
 from courseforge.domain import drafts
 from courseforge.domain.outline import CourseOutline, CourseRequest
 from courseforge.llm.gateway import LLMGateway
+from courseforge.llm.port import ChatMessage, Tier
 from courseforge.pipeline import prompts
 
 Step = Literal[
@@ -30,6 +35,7 @@ STEPS: tuple[Step, ...] = (
     "finalizing",
 )
 UnitResult = BaseModel | dict[str, Any]
+Run = Callable[[], Awaitable[UnitResult]]
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class Unit:
     key: str
     step: Step
     title: str
-    run: Callable[[], Awaitable[UnitResult]]
+    run: Run
     module_index: int | None = None
     needs: tuple[str, ...] = field(default=())
 
@@ -54,6 +60,15 @@ class PlanContext:
         if self.outline is None:
             raise RuntimeError("the outline step has not produced an outline yet")
         return self.outline
+
+    def lesson(self, module: int, lesson: int) -> drafts.LessonDraft:
+        return drafts.LessonDraft.model_validate(
+            self.results[f"lesson:{lesson_key(module, lesson)}"]
+        )
+
+    def lessons_of(self, module: int) -> list[drafts.LessonDraft]:
+        count = len(self.approved_outline().modules[module].lessons)
+        return [self.lesson(module, i) for i in range(count)]
 
 
 def lesson_key(module: int, lesson: int) -> str:
@@ -88,96 +103,141 @@ def plan_outline(ctx: PlanContext) -> list[Unit]:
     return units
 
 
-def _source(ctx: PlanContext) -> Callable[[], Awaitable[UnitResult]]:
+def _source(ctx: PlanContext) -> Run:
     async def run() -> UnitResult:
+        messages = prompts.source_topics(ctx.request)
         return await ctx.llm.generate(
-            drafts.SourceTopicsDraft,
-            prompts.source_topics(ctx.request),
-            tier="complex",
-            unit="source_topics",
+            drafts.SourceTopicsDraft, messages, tier="complex", unit="source_topics"
         )
 
     return run
 
 
-def _outline(ctx: PlanContext) -> Callable[[], Awaitable[UnitResult]]:
+def _outline(ctx: PlanContext) -> Run:
     async def run() -> UnitResult:
         from courseforge.pipeline.assemble import outline_from_draft, source_topics_of
 
         request = ctx.request
         topics = source_topics_of(ctx.results)
         shape = drafts.outline_draft(request.modules, request.lessons_per_module, len(topics))
-        draft = await ctx.llm.generate(
-            shape, prompts.outline(request, topics), tier="complex", unit="outline"
-        )
+        messages = prompts.outline(request, topics)
+        draft = await ctx.llm.generate(shape, messages, tier="complex", unit="outline")
         return outline_from_draft(draft, request, topics)
 
     return run
 
 
-def plan_lessons(ctx: PlanContext) -> list[Unit]:
+def plan_content(ctx: PlanContext) -> list[Unit]:
+    """Every LLM unit after the outline, each with the units whose results it reads."""
     outline = ctx.approved_outline()
-    units = []
-    for m, module in enumerate(outline.modules):
-        for i, lesson in enumerate(module.lessons):
-            key = f"lesson:{lesson_key(m, i)}"
-            call = _call(
-                ctx, drafts.LessonDraft, prompts.lesson(outline, module, i), "complex", key
-            )
-            units.append(Unit(key, "lessons", lesson.title, call, module_index=m))
-    return units
-
-
-def plan_tasks(ctx: PlanContext) -> list[Unit]:
-    outline, count = ctx.approved_outline(), ctx.request.tasks_per_lesson
-    units = []
-    for m, module in enumerate(outline.modules):
-        for i, lesson in enumerate(module.lessons):
-            key = f"tasks:{lesson_key(m, i)}"
-            shape = drafts.task_set_draft(count)
-            call = _call(ctx, shape, prompts.tasks(outline, module, i, count), "complex", key)
-            units.append(Unit(key, "tasks", lesson.title, call, module_index=m))
-    return units
-
-
-def plan_assessments(ctx: PlanContext) -> list[Unit]:
-    outline, count = ctx.approved_outline(), ctx.request.questions_per_quiz
-    units = []
-    for m, module in enumerate(outline.modules):
-        key = f"quiz:{m + 1}"
-        shape = drafts.quiz_draft(count, len(module.learning_objectives))
-        call = _call(ctx, shape, prompts.quiz(outline, module, count), "complex", key)
-        units.append(Unit(key, "assessments", f"Quiz: {module.title}", call, module_index=m))
-        for i, lesson in enumerate(module.lessons):
-            key = f"brain_bytes:{lesson_key(m, i)}"
-            messages = prompts.brain_bytes(outline, module, i)
-            call = _call(ctx, drafts.BrainBytesDraft, messages, "complex", key)
-            units.append(Unit(key, "assessments", f"Brain bytes: {lesson.title}", call, m))
-    return units
-
-
-def plan_summaries(ctx: PlanContext) -> list[Unit]:
-    outline = ctx.approved_outline()
-    metadata = _call(
-        ctx, drafts.CourseMetadataDraft, prompts.course_metadata(outline), "simple", "metadata"
+    every_lesson = tuple(
+        f"lesson:{lesson_key(m, i)}"
+        for m, module in enumerate(outline.modules)
+        for i in range(len(module.lessons))
     )
-    units = [Unit("metadata", "summaries", "Course description and tags", metadata)]
+    units = []
     for m, module in enumerate(outline.modules):
-        key = f"module_summary:{m + 1}"
-        messages = prompts.module_summary(outline, module)
-        call = _call(ctx, drafts.ModuleSummaryDraft, messages, "simple", key)
-        units.append(Unit(key, "summaries", f"Summary: {module.title}", call, module_index=m))
+        lesson_keys = tuple(f"lesson:{lesson_key(m, i)}" for i in range(len(module.lessons)))
+        for i in range(len(module.lessons)):
+            units += _lesson_units(ctx, m, i)
+        units.append(_quiz_unit(ctx, m, lesson_keys))
+        units.append(_module_summary_unit(ctx, m, lesson_keys))
+    units.append(_metadata_unit(ctx, every_lesson))
     return units
+
+
+def _lesson_units(ctx: PlanContext, m: int, i: int) -> list[Unit]:
+    outline = ctx.approved_outline()
+    module, title, key = outline.modules[m], outline.modules[m].lessons[i].title, lesson_key(m, i)
+    count = ctx.request.tasks_per_lesson
+    write = _call(
+        ctx,
+        drafts.LessonDraft,
+        lambda: prompts.lesson(outline, module, i),
+        "complex",
+        f"lesson:{key}",
+    )
+    tasks = _call(
+        ctx,
+        drafts.task_set_draft(count),
+        lambda: prompts.tasks(outline, module, i, count, ctx.lesson(m, i)),
+        "complex",
+        f"tasks:{key}",
+    )
+    snippets = _call(
+        ctx,
+        drafts.BrainBytesDraft,
+        lambda: prompts.brain_bytes(outline, module, i, ctx.lesson(m, i)),
+        "complex",
+        f"brain_bytes:{key}",
+    )
+    after_lesson = (f"lesson:{key}",)
+    return [
+        Unit(f"lesson:{key}", "lessons", title, write, module_index=m),
+        Unit(f"tasks:{key}", "tasks", title, tasks, module_index=m, needs=after_lesson),
+        Unit(
+            f"brain_bytes:{key}",
+            "assessments",
+            f"Brain bytes: {title}",
+            snippets,
+            module_index=m,
+            needs=after_lesson,
+        ),
+    ]
+
+
+def _quiz_unit(ctx: PlanContext, m: int, lesson_keys: tuple[str, ...]) -> Unit:
+    outline = ctx.approved_outline()
+    module, count = outline.modules[m], ctx.request.questions_per_quiz
+    shape = drafts.quiz_draft(count, len(module.learning_objectives))
+    call = _call(
+        ctx,
+        shape,
+        lambda: prompts.quiz(outline, module, count, ctx.lessons_of(m)),
+        "complex",
+        f"quiz:{m + 1}",
+    )
+    return Unit(f"quiz:{m + 1}", "assessments", f"Quiz: {module.title}", call, m, needs=lesson_keys)
+
+
+def _module_summary_unit(ctx: PlanContext, m: int, lesson_keys: tuple[str, ...]) -> Unit:
+    outline = ctx.approved_outline()
+    module = outline.modules[m]
+    call = _call(
+        ctx,
+        drafts.ModuleSummaryDraft,
+        lambda: prompts.module_summary(outline, module, ctx.lessons_of(m)),
+        "simple",
+        f"module_summary:{m + 1}",
+    )
+    return Unit(
+        f"module_summary:{m + 1}", "summaries", f"Summary: {module.title}", call, m, lesson_keys
+    )
+
+
+def _metadata_unit(ctx: PlanContext, every_lesson: tuple[str, ...]) -> Unit:
+    """The catalogue entry describes the course as written, so it waits for every lesson."""
+    outline = ctx.approved_outline()
+    call = _call(
+        ctx,
+        drafts.CourseMetadataDraft,
+        lambda: prompts.course_metadata(outline),
+        "simple",
+        "metadata",
+    )
+    return Unit("metadata", "summaries", "Course description and tags", call, needs=every_lesson)
 
 
 def _call(
     ctx: PlanContext,
     shape: type[BaseModel],
-    messages: list[Any],
-    tier: Literal["complex", "simple"],
+    messages: Callable[[], list[ChatMessage]],
+    tier: Tier,
     key: str,
-) -> Callable[[], Awaitable[UnitResult]]:
+) -> Run:
+    """The prompt is built when the unit runs, so it can read the results it needs."""
+
     async def run() -> UnitResult:
-        return await ctx.llm.generate(shape, messages, tier=tier, unit=key)
+        return await ctx.llm.generate(shape, messages(), tier=tier, unit=key)
 
     return run

@@ -1,0 +1,36 @@
+# One entry point for people and CI. `make test` installs everything it needs first.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+# llama.cpp's native build crashes on some CPUs in its AMX kernels: build it portably.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
+.PHONY: install lint typecheck test bench demo clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[local,dev]'
+	touch $@
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install lint typecheck
+	scripts/ensure-postgres.sh
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/pipeline.py
+
+demo: install
+	$(BIN)/courseforge generate "How photosynthesis works"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache courses courseforge.db*

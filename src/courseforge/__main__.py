@@ -1,0 +1,5 @@
+"""`python -m courseforge` is the `courseforge` command."""
+
+from courseforge.cli.app import main
+
+main()
