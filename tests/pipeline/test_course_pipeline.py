@@ -51,7 +51,8 @@ async def test_generates_a_complete_valid_course(database_url: str) -> None:
     assert len(provider.requests) == SMALL_LLM_UNITS
     assert outcome.job.items_completed == outcome.job.items_total == SMALL_LLM_UNITS + 2
     assert outcome.job.llm_calls == SMALL_LLM_UNITS
-    assert outcome.job.tokens_in > 0 and outcome.job.tokens_out > 0
+    assert outcome.job.tokens_in > 0
+    assert outcome.job.tokens_out > 0
 
 
 async def test_tiers_route_writing_to_complex_and_summaries_to_simple(database_url: str) -> None:
@@ -89,14 +90,16 @@ async def test_events_follow_the_steps_in_order(database_url: str) -> None:
     ]
     for module in (0, 1):
         mine = [kind for kind, index in lesson_topics if index == module]
-        assert mine[0] == "topic_started" and mine[-1] == "topic_completed"
+        assert mine[0] == "topic_started"
+        assert mine[-1] == "topic_completed"
     async with open_runtime(settings_for(database_url)) as runtime:
         stored = await runtime.store.list_events(job_id)
     stored_types = [event.type for _, event in stored]
     assert stored_types[0] == "job_created"
     assert stored_types[1:] == [e.type for e in outcome.events.events]
     ids = [event_id for event_id, _ in stored]
-    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
 
 
 async def test_resume_after_a_crash_does_not_redo_finished_units(database_url: str) -> None:
