@@ -209,3 +209,51 @@ async def test_store_round_trips_job_request(database_url: str) -> None:
     assert job.request == SMALL
     assert job.status == "pending"
     assert job.created_at.tzinfo is not None
+
+
+async def test_a_lessons_tasks_start_before_other_lessons_finish(database_url: str) -> None:
+    """Units form a graph, not step barriers: lesson 2.2 is held until tasks 1.1 is asked."""
+    job_id = await create_job(database_url)
+    tasks_asked = asyncio.Event()
+
+    class HoldingLesson(FunctionProvider):
+        async def complete(self, request: CompletionRequest):  # type: ignore[no-untyped-def]
+            unit = request.metadata["unit"]
+            if unit == "tasks:1.1":
+                tasks_asked.set()
+            if unit == "lesson:2.2":
+                await asyncio.wait_for(tasks_asked.wait(), timeout=30)
+            return await super().complete(request)
+
+    outcome = await run_job(database_url, job_id, HoldingLesson(always_valid))
+
+    assert outcome.error is None
+    assert outcome.job.status == "completed"
+
+
+async def test_step_events_complete_in_spec_order_even_when_steps_overlap(
+    database_url: str,
+) -> None:
+    job_id = await create_job(database_url)
+
+    outcome = await run_job(database_url, job_id, FunctionProvider(always_valid))
+
+    completed = [e.fields["step"] for e in outcome.events.events if e.type == "step_completed"]
+    assert completed == [
+        "outline",
+        "lessons",
+        "tasks",
+        "assessments",
+        "summaries",
+        "evaluation",
+        "finalizing",
+    ]
+    starts = {
+        e.fields["step"]: i for i, e in enumerate(outcome.events.events) if e.type == "step_started"
+    }
+    ends = {
+        e.fields["step"]: i
+        for i, e in enumerate(outcome.events.events)
+        if e.type == "step_completed"
+    }
+    assert all(starts[step] < ends[step] for step in completed)

@@ -43,6 +43,11 @@ PARAGRAPH_CAP = 300
 MARKDOWN_CAP = 900
 _LONG_TEXT = 10_000
 
+# A tiny model readily repeats itself (every title "Photosynthesis"), which the drafts'
+# distinctness checks reject: penalise tokens seen in the last REPEAT_WINDOW tokens.
+REPEAT_PENALTY = 1.1
+REPEAT_WINDOW = 64
+
 # The converter's `char` rule lets raw control characters (a bare newline) into strings,
 # which is invalid JSON; this one allows only escapes instead, and no `\u` escapes (a
 # lone surrogate would fail to parse).
@@ -152,6 +157,7 @@ def _load_llama(key: _ModelKey) -> Any:
             n_threads=key.threads,
             n_threads_batch=key.threads,
             seed=0,
+            last_n_tokens_size=REPEAT_WINDOW,
             verbose=False,
         )
     except (ValueError, RuntimeError) as exc:
@@ -171,7 +177,7 @@ def _generate(loaded: _LoadedModel, request: CompletionRequest, seed: int) -> Co
                 # to what is left of the context).
                 max_tokens=max(request.max_tokens, max_answer_tokens(schema)),
                 temperature=request.temperature,
-                repeat_penalty=1.1,
+                repeat_penalty=REPEAT_PENALTY,
                 seed=seed,
             )
         except ValueError as exc:  # the prompt alone overflows the context

@@ -26,7 +26,7 @@ from courseforge.pipeline.assemble import assemble_course
 from courseforge.pipeline.evaluation import evaluate
 from courseforge.pipeline.events import EventSink
 from courseforge.pipeline.steps import StepEvent, StepTracker
-from courseforge.store.job_store import JobStore, Progress
+from courseforge.store.job_store import JobStore, Progress, UnitCompletion
 
 
 class JobFailedError(Exception):
@@ -62,9 +62,10 @@ class CoursePipeline:
         self._events = events
         self._clock = clock or SystemClock()
         self._calls = CallBuffer()
-        # Completions are recorded one at a time so that event ids, counters and the order
-        # in which listeners see events all agree (concurrent commits could land out of order).
+        # Completions are recorded by one writer at a time so that event ids, counters and
+        # the order in which listeners see events all agree.
         self._completion = asyncio.Lock()
+        self._unwritten: list[tuple[plan.Unit, Any]] = []
 
     async def run(self, job_id: str) -> str:
         """Runs the job to the end and returns the course id; raises JobFailedError."""
@@ -109,10 +110,12 @@ class CoursePipeline:
         try:
             while waiting or running:
                 ready = [u for u in waiting if all(need in results for need in u.needs)]
-                for unit in ready if failure is None else []:
-                    waiting.remove(unit)
-                    await self._emit_steps(job_id, run.steps.starting(unit.step, set(results)))
-                    running[asyncio.create_task(self._run_unit(job_id, unit, run))] = unit
+                if failure is None and ready:
+                    starting = [e for u in ready for e in run.steps.starting(u.step, set(results))]
+                    await self._emit_all(job_id, starting)
+                    for unit in ready:
+                        waiting.remove(unit)
+                        running[asyncio.create_task(self._run_unit(job_id, unit, run))] = unit
                 if not running:
                     break
                 finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -133,29 +136,39 @@ class CoursePipeline:
     async def _run_unit(self, job_id: str, unit: plan.Unit, run: _Run) -> None:
         value = await unit.run()
         result = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        self._unwritten.append((unit, result))
         async with self._completion:
-            await self._record_completion(job_id, unit, result, run)
+            # Whoever holds the lock writes every completion queued so far; finding the
+            # queue empty means an earlier holder already wrote this one.
+            batch, self._unwritten = self._unwritten, []
+            if batch:
+                await self._record_completions(job_id, batch, run)
 
-    async def _record_completion(
-        self, job_id: str, unit: plan.Unit, result: Any, run: _Run
+    async def _record_completions(
+        self, job_id: str, batch: list[tuple[plan.Unit, Any]], run: _Run
     ) -> None:
         ctx, counter = run.ctx, run.counter
-        ctx.results[unit.key] = result
-        counter.done += 1
         calls = self._calls.drain()
         counter.tokens += sum(c.tokens_in + c.tokens_out for c in calls)
         counter.cost_usd += sum(c.cost_usd for c in calls)
-        events = [self._progress_event(job_id, unit, run)]
-        if unit.module_index is not None:
-            events += self._topic_events(job_id, unit, run)
-        events += [self._event(job_id, t, **f) for t, f in run.steps.finishing(set(ctx.results))]
-        current_step = run.steps.current() or unit.step
-        progress = Progress(current_step, counter.done, counter.total, unit.title)
-        await self._store.complete_unit(
-            job_id, unit.key, unit.step, result, progress, events, calls
+        completions = []
+        for unit, result in batch:
+            ctx.results[unit.key] = result
+            counter.done += 1
+            events = [self._progress_event(job_id, unit, run)]
+            if unit.module_index is not None:
+                events += self._topic_events(job_id, unit, run)
+            finished_steps = run.steps.finishing(set(ctx.results))
+            events += [self._event(job_id, type_, **f) for type_, f in finished_steps]
+            completions.append(UnitCompletion(unit.key, unit.step, result, events))
+        last = batch[-1][0]
+        progress = Progress(
+            run.steps.current() or last.step, counter.done, counter.total, last.title
         )
-        for event in events:
-            await self._events.publish(event)
+        await self._store.complete_units(job_id, completions, progress, calls)
+        for completion in completions:
+            for event in completion.events:
+                await self._events.publish(event)
 
     def _progress_event(self, job_id: str, unit: plan.Unit, run: _Run) -> JobEvent:
         keys = run.steps.units[unit.step]
@@ -226,9 +239,12 @@ class CoursePipeline:
         )
         await self._emit(job_id, event_type, **fields)
 
-    async def _emit_steps(self, job_id: str, step_events: list[StepEvent]) -> None:
-        for type_, fields in step_events:
-            await self._emit(job_id, type_, **fields)
+    async def _emit_all(self, job_id: str, step_events: list[StepEvent]) -> None:
+        events = [self._event(job_id, type_, **fields) for type_, fields in step_events]
+        if events:
+            await self._store.append_events(events)
+        for event in events:
+            await self._events.publish(event)
 
     async def _emit(self, job_id: str, type_: EventType, **fields: Any) -> None:
         event = self._event(job_id, type_, **fields)
@@ -254,7 +270,9 @@ class CallBuffer:
 
 
 def _assemble(ctx: plan.PlanContext) -> Course:
-    return assemble_course(ctx.approved_outline(), ctx.results)
+    if ctx.course is None:
+        ctx.course = assemble_course(ctx.approved_outline(), ctx.results)
+    return ctx.course
 
 
 def _module_of(key: str) -> int | None:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from courseforge.domain import drafts
+from courseforge.domain.course import Course
 from courseforge.domain.outline import CourseOutline, CourseRequest
 from courseforge.llm.gateway import LLMGateway
 from courseforge.llm.port import ChatMessage, Tier
@@ -55,6 +56,7 @@ class PlanContext:
     llm: LLMGateway
     results: dict[str, Any]
     outline: CourseOutline | None = None
+    course: Course | None = None  # assembled once every content unit is done
 
     def approved_outline(self) -> CourseOutline:
         if self.outline is None:

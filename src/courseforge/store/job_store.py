@@ -64,6 +64,14 @@ class JobRecord:
 
 
 @dataclass(frozen=True)
+class UnitCompletion:
+    key: str
+    step: str
+    result: Any
+    events: list[JobEvent]
+
+
+@dataclass(frozen=True)
 class Progress:
     step: str
     items_completed: int
@@ -175,23 +183,32 @@ class JobStore:
         async with self.engine.connect() as conn:
             return {row.key: row.result for row in await conn.execute(query)}
 
-    async def complete_unit(
+    async def complete_units(
         self,
         job_id: str,
-        key: str,
-        step: str,
-        result: Any,
+        completions: list[UnitCompletion],
         progress: Progress,
-        events: list[JobEvent],
         calls: list[LLMCallRecord],
     ) -> None:
-        """The checkpoint, the job's counters, its events and LLM calls, in one transaction."""
+        """Checkpoints, the job's counters, their events and LLM calls, in one transaction.
+
+        Units that finish together are written together (a group commit): on SQLite's
+        single writer that is one commit instead of one per unit.
+        """
         now = self._clock.now()
         async with self._transaction() as conn:
             await conn.execute(
-                job_units.insert().values(
-                    job_id=job_id, key=key, step=step, result=result, completed_at=now
-                )
+                job_units.insert(),
+                [
+                    {
+                        "job_id": job_id,
+                        "key": c.key,
+                        "step": c.step,
+                        "result": c.result,
+                        "completed_at": now,
+                    }
+                    for c in completions
+                ],
             )
             await self._insert_calls(conn, job_id, calls)
             await conn.execute(
@@ -210,7 +227,8 @@ class JobStore:
                 job_events.insert(),
                 [
                     {"job_id": job_id, "type": e.type, "payload": e.fields, "created_at": now}
-                    for e in events
+                    for c in completions
+                    for e in c.events
                 ],
             )
 
@@ -263,6 +281,21 @@ class JobStore:
     async def append_event(self, event: JobEvent) -> int:
         async with self._transaction() as conn:
             return await self._insert_event(conn, event.job_id, event.type, event.fields)
+
+    async def append_events(self, events: list[JobEvent]) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                job_events.insert(),
+                [
+                    {
+                        "job_id": e.job_id,
+                        "type": e.type,
+                        "payload": e.fields,
+                        "created_at": e.timestamp,
+                    }
+                    for e in events
+                ],
+            )
 
     async def list_events(self, job_id: str, after_id: int = 0) -> list[tuple[int, JobEvent]]:
         query = (
