@@ -6,6 +6,7 @@ from types import TracebackType
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -17,6 +18,8 @@ from rich.progress import (
 from rich.table import Table
 
 from courseforge.domain.events import JobEvent
+
+LOG_COLOURS = {"info": "cyan", "warning": "yellow", "error": "red", "success": "green"}
 
 
 class ProgressView:
@@ -67,7 +70,11 @@ class ProgressView:
                 f"{fields['tokens']:,} tokens · ${fields['costUsd']:.4f}"
             )
         elif event.type == "log":
-            self._console.print(f"[{fields.get('level', 'info')}] {fields.get('message', '')}")
+            level = str(fields.get("level", "info"))
+            colour = LOG_COLOURS.get(level, "white")
+            self._console.print(
+                f"[{colour}]{level}[/{colour}] {escape(str(fields.get('message')))}"
+            )
         self._live.update(self._render())
 
     def _render(self) -> Table:

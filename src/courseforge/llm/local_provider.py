@@ -36,17 +36,16 @@ INSTALL_HINT = (
     "CMAKE_ARGS=\"-DGGML_NATIVE=OFF\" pip install 'courseforge[local]'"
 )
 
-# Caps on string lengths in the grammar. Phrases/titles (maxLength <= 200) keep their own
-# bound; paragraphs are cut to a few sentences; a lesson body (maxLength >= 10000) to a
-# short page. Never below the field's minLength.
-PARAGRAPH_CAP = 300
+# Caps on string lengths in the grammar, by the field's own maxLength: a title (120) gets
+# 80 characters, a phrase (200) 120, a paragraph or snippet a few sentences, a lesson body
+# (>= 10000) a short page. Never below the field's minLength.
+STRING_CAPS = ((120, 80), (200, 120), (9_999, 300))
 MARKDOWN_CAP = 900
-_LONG_TEXT = 10_000
 
 # A tiny model readily repeats itself (every title "Photosynthesis"), which the drafts'
 # distinctness checks reject: penalise tokens seen in the last REPEAT_WINDOW tokens.
-REPEAT_PENALTY = 1.1
-REPEAT_WINDOW = 64
+REPEAT_PENALTY = 1.3
+REPEAT_WINDOW = 256
 
 # The converter's `char` rule lets raw control characters (a bare newline) into strings,
 # which is invalid JSON; this one allows only escapes instead, and no `\u` escapes (a
@@ -83,14 +82,13 @@ class LocalProvider:
         self, model_path: str | None = None, threads: int | None = None, context_tokens: int = 4096
     ) -> None:
         self._model_path = model_path
-        self._threads = threads or os.cpu_count() or 1
+        self._threads = threads or default_threads()
         self._context_tokens = context_tokens
         # How often each request was seen: a repeat gets the next seed, so a retry of the
         # same prompt is not the same answer again, yet a run is reproducible.
         self._seen: Counter[str] = Counter()
         self._key: _ModelKey | None = None
 
-    @property
     def model(self) -> Any:
         """The shared `Llama`, loaded on first use (a few hundred ms for the bundled model)."""
         return self._loaded().llama
@@ -116,12 +114,18 @@ class LocalProvider:
     def _seed_for(self, request: CompletionRequest) -> int:
         digest = hashlib.sha256(
             json.dumps(
-                [[m.role, m.content] for m in request.messages] + [request.json_schema],
+                [_prompt_messages(request), request.json_schema],
                 sort_keys=True,
             ).encode()
         ).hexdigest()
         self._seen[digest] += 1
         return (int(digest[:8], 16) + self._seen[digest] - 1) % 2**31
+
+
+def default_threads() -> int:
+    """The CPUs this process may use, at most 8: a 135M model gains nothing from more."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(usable or 1, 8))
 
 
 def resolve_model_path(model_path: str | None) -> str:
@@ -166,12 +170,14 @@ def _load_llama(key: _ModelKey) -> Any:
 
 def _generate(loaded: _LoadedModel, request: CompletionRequest, seed: int) -> Completion:
     schema = tighten_schema(request.json_schema)
-    # Not sort_keys: the grammar writes properties in schema order (title before summary).
-    grammar = _grammar_for(loaded.llama, json.dumps(schema))
+    # A call that the gateway timed out still runs to its end here (llama.cpp cannot be
+    # interrupted); the next call waits on the lock, bounded by the answer's token budget.
     with loaded.lock:
+        # Not sort_keys: the grammar writes properties in schema order (title first).
+        grammar = _grammar_for(loaded.llama, json.dumps(schema))
         try:
             response = loaded.llama.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in request.messages],
+                messages=_prompt_messages(request),
                 grammar=grammar,
                 # Room for the longest answer the grammar allows (llama.cpp itself cuts this
                 # to what is left of the context).
@@ -197,6 +203,18 @@ def _generate(loaded: _LoadedModel, request: CompletionRequest, seed: int) -> Co
     )
 
 
+def _prompt_messages(request: CompletionRequest) -> list[dict[str, str]]:
+    """The chat without the model's earlier answers.
+
+    On a re-ask the gateway appends the rejected answer and the validation feedback; a
+    135M model copies an answer it can see almost verbatim, so it is shown the feedback
+    only and samples afresh (with a new seed, as the prompt is new).
+    """
+    return [
+        {"role": m.role, "content": m.content} for m in request.messages if m.role != "assistant"
+    ]
+
+
 # --- schema → grammar ---------------------------------------------------------
 
 
@@ -207,17 +225,22 @@ def tighten_schema(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     tightened = {key: tighten_schema(value) for key, value in schema.items()}
-    if tightened.get("type") == "string":
+    if tightened.get("type") == "string" and not _CONSTRAINED_OTHERWISE & tightened.keys():
         tightened["maxLength"] = string_cap(
             tightened.get("minLength", 0), tightened.get("maxLength")
         )
     return tightened
 
 
+_CONSTRAINED_OTHERWISE = {"enum", "const", "pattern", "format"}  # the grammar ignores maxLength
+
+
 def string_cap(min_length: int, max_length: int | None) -> int:
     """The grammar's bound for a string: its own maxLength, capped, but at least minLength."""
-    cap = MARKDOWN_CAP if max_length is None or max_length >= _LONG_TEXT else PARAGRAPH_CAP
-    return max(min_length, min(cap, max_length if max_length is not None else cap))
+    if max_length is None:
+        return max(min_length, MARKDOWN_CAP)
+    cap = next((cap for limit, cap in STRING_CAPS if max_length <= limit), MARKDOWN_CAP)
+    return max(min_length, min(cap, max_length))
 
 
 def max_answer_tokens(schema: dict[str, Any]) -> int:
@@ -267,7 +290,7 @@ def _grammar_for(llama: Any, schema_json: str) -> Any:
     except (AssertionError, KeyError, ValueError, TypeError) as exc:
         raise PermanentLLMError(f"local model: schema not expressible as a grammar: {exc}") from exc
     gbnf = _with_strict_strings(gbnf)
-    _check_grammar(llama, gbnf)
+    check_grammar(llama, gbnf)
     return LlamaGrammar.from_string(gbnf, verbose=False)
 
 
@@ -276,7 +299,7 @@ def _with_strict_strings(gbnf: str) -> str:
     return _STRING_START.sub('"\\"" lead-char', "\n".join([*lines, _LEAD_CHAR_RULE]))
 
 
-def _check_grammar(llama: Any, gbnf: str) -> None:
+def check_grammar(llama: Any, gbnf: str) -> None:
     """Parses the grammar once up front: llama-cpp-python crashes the process on a bad one."""
     import llama_cpp
 

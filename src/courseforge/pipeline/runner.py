@@ -10,6 +10,7 @@ the job fails naming the unit.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,8 @@ class _Run:
 
 
 class CoursePipeline:
+    """Runs one job: make one per run (it holds that run's call buffer and writer queue)."""
+
     def __init__(
         self, store: JobStore, llm: LLMGateway, events: EventSink, clock: Clock | None = None
     ) -> None:
@@ -61,14 +64,17 @@ class CoursePipeline:
         self._llm = llm
         self._events = events
         self._clock = clock or SystemClock()
-        self._calls = CallBuffer()
-        # Completions are recorded by one writer at a time so that event ids, counters and
-        # the order in which listeners see events all agree.
-        self._completion = asyncio.Lock()
+        self._calls = CallBuffer(self._warn_about_attempt)
+        # Events are written by one writer at a time so that event ids, counters and the
+        # order in which listeners see events all agree (on PostgreSQL ids are taken at
+        # insert, so concurrent transactions could publish out of id order).
+        self._writer = asyncio.Lock()
         self._unwritten: list[tuple[plan.Unit, Any]] = []
+        self._job_id = ""
 
     async def run(self, job_id: str) -> str:
         """Runs the job to the end and returns the course id; raises JobFailedError."""
+        self._job_id = job_id
         run = await self._start(job_id)
         try:
             await self._run_units(job_id, run, plan.plan_outline(run.ctx))
@@ -78,12 +84,25 @@ class CoursePipeline:
             await asyncio.shield(self._finish(job_id, "cancelled", "job_cancelled", {}))
             raise
         except JobFailedError as failure:
+            await self._emit(job_id, "log", level="error", message=str(failure), details={})
             fields = {"error": str(failure), "unit": failure.unit}
             await self._finish(job_id, "failed", "job_failed", fields, failure)
             raise
         course_id = str(run.ctx.results["finalize"]["course_id"])
+        await self._emit(job_id, "log", level="success", message="Course stored", details={})
         await self._finish(job_id, "completed", "job_completed", {"courseId": course_id})
         return course_id
+
+    async def _warn_about_attempt(self, record: LLMCallRecord) -> None:
+        """A failed attempt is worth a log line: it is what a person looks at when a job drags."""
+        what = {"invalid": "answered invalid output", "transient_error": "hit a transient error"}
+        await self._emit(
+            self._job_id,
+            "log",
+            level="warning",
+            message=f"{record.unit}: attempt {record.attempt} {what.get(record.outcome, 'failed')}",
+            details={"unit": record.unit, "model": record.model, "error": record.error},
+        )
 
     async def _start(self, job_id: str) -> _Run:
         job = await self._store.get_job(job_id)
@@ -94,6 +113,9 @@ class CoursePipeline:
             ctx.outline = CourseOutline.model_validate(results["outline"])
         counter = _Counter(len(results), plan.count_units(job.request, job.outline))
         await self._store.mark_running(job_id, counter.total)
+        if results:
+            message = f"Resuming: {len(results)} of {counter.total} units already done"
+            await self._emit(job_id, "log", level="info", message=message, details={})
         return _Run(ctx, counter, StepTracker())
 
     async def _adopt_outline(self, job_id: str, ctx: plan.PlanContext) -> None:
@@ -137,7 +159,7 @@ class CoursePipeline:
         value = await unit.run()
         result = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
         self._unwritten.append((unit, result))
-        async with self._completion:
+        async with self._writer:
             # Whoever holds the lock writes every completion queued so far; finding the
             # queue empty means an earlier holder already wrote this one.
             batch, self._unwritten = self._unwritten, []
@@ -242,14 +264,13 @@ class CoursePipeline:
     async def _emit_all(self, job_id: str, step_events: list[StepEvent]) -> None:
         events = [self._event(job_id, type_, **fields) for type_, fields in step_events]
         if events:
-            await self._store.append_events(events)
-        for event in events:
-            await self._events.publish(event)
+            async with self._writer:
+                await self._store.append_events(events)
+                for event in events:
+                    await self._events.publish(event)
 
     async def _emit(self, job_id: str, type_: EventType, **fields: Any) -> None:
-        event = self._event(job_id, type_, **fields)
-        await self._store.append_event(event)
-        await self._events.publish(event)
+        await self._emit_all(job_id, [(type_, fields)])
 
     def _event(self, job_id: str, type_: EventType, **fields: Any) -> JobEvent:
         return JobEvent(type=type_, job_id=job_id, timestamp=self._clock.now(), fields=fields)
@@ -258,11 +279,14 @@ class CoursePipeline:
 class CallBuffer:
     """Holds a job's LLM call records until the next checkpoint writes them with it."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_failed_attempt: Callable[[LLMCallRecord], Awaitable[None]]) -> None:
         self._records: list[LLMCallRecord] = []
+        self._on_failed_attempt = on_failed_attempt
 
     async def record_call(self, record: LLMCallRecord) -> None:
         self._records.append(record)
+        if record.outcome != "ok":
+            await self._on_failed_attempt(record)
 
     def drain(self) -> list[LLMCallRecord]:
         records, self._records = self._records, []
