@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     local_threads: int | None = Field(default=None, ge=1)
     local_context_tokens: int = Field(default=4096, ge=512)
 
+    log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(default=False, description="JSON log lines (for services)")
+
     fake_latency_ms: float = Field(default=0.0, ge=0)
     fake_error_rate: float = Field(default=0.0, ge=0, le=1)
     fake_invalid_rate: float = Field(default=0.0, ge=0, le=1)

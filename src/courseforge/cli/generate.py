@@ -17,6 +17,7 @@ from courseforge.domain.outline import CourseRequest
 from courseforge.export.files import write_course_files
 from courseforge.llm.errors import ProviderUnavailableError
 from courseforge.llm.registry import choose_provider
+from courseforge.logs import configure_logging
 from courseforge.pipeline.events import FanOut, RecordingSink
 from courseforge.pipeline.runner import JobFailedError
 from courseforge.runtime import Runtime, open_runtime
@@ -63,6 +64,7 @@ def generate(
     """Generate a whole course and write it as JSON and Markdown."""
     console = Console(highlight=False)
     settings = _settings(provider, model_complex, model_simple, database_url)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     choice = choose_provider(settings)
     request = None
     if resume is None:

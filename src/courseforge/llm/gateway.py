@@ -29,8 +29,10 @@ from courseforge.llm.errors import (
 from courseforge.llm.json_text import extract_json_object
 from courseforge.llm.port import ChatMessage, Completion, CompletionRequest, LLMProvider, Tier
 from courseforge.llm.pricing import PriceTable
+from courseforge.logs import get_logger
 
 T = TypeVar("T", bound=BaseModel)
+_log = get_logger(__name__)
 Outcome = Literal["ok", "invalid", "transient_error", "error"]
 
 
@@ -196,6 +198,21 @@ class LLMGateway:
             return max(error.retry_after, backoff)
         return float(backoff)
 
+    async def _record_and_log(self, record: LLMCallRecord) -> None:
+        log = _log.info if record.outcome == "ok" else _log.warning
+        log(
+            "llm_call",
+            unit=record.unit,
+            model=record.model,
+            attempt=record.attempt,
+            outcome=record.outcome,
+            tokens_in=record.tokens_in,
+            tokens_out=record.tokens_out,
+            latency_ms=round(record.latency_ms, 1),
+            error=record.error,
+        )
+        await self._recorder.record_call(record)
+
     async def _record(
         self,
         unit: str,
@@ -210,7 +227,7 @@ class LLMGateway:
         tokens_in = completion.tokens_in if completion else 0
         tokens_out = completion.tokens_out if completion else 0
         served_by = completion.model if completion else model
-        await self._recorder.record_call(
+        await self._record_and_log(
             LLMCallRecord(
                 unit=unit,
                 provider=self.provider.name,

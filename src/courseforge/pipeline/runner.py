@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from pydantic import BaseModel
 
 from courseforge.clock import Clock, SystemClock
@@ -22,12 +23,15 @@ from courseforge.domain.events import EventType, JobEvent
 from courseforge.domain.outline import CourseOutline
 from courseforge.llm.errors import LLMError, StructuredOutputError
 from courseforge.llm.gateway import LLMCallRecord, LLMGateway
+from courseforge.logs import get_logger
 from courseforge.pipeline import units as plan
 from courseforge.pipeline.assemble import assemble_course
 from courseforge.pipeline.evaluation import evaluate
 from courseforge.pipeline.events import EventSink
 from courseforge.pipeline.steps import StepEvent, StepTracker
 from courseforge.store.job_store import JobStore, Progress, UnitCompletion
+
+_log = get_logger(__name__)
 
 
 class JobFailedError(Exception):
@@ -75,6 +79,7 @@ class CoursePipeline:
     async def run(self, job_id: str) -> str:
         """Runs the job to the end and returns the course id; raises JobFailedError."""
         self._job_id = job_id
+        structlog.contextvars.bind_contextvars(job_id=job_id)
         run = await self._start(job_id)
         try:
             await self._run_units(job_id, run, plan.plan_outline(run.ctx))
@@ -252,6 +257,7 @@ class CoursePipeline:
         fields: dict[str, Any],
         failure: JobFailedError | None = None,
     ) -> None:
+        _log.info("job_finished", status=status, error=str(failure) if failure else None)
         await self._store.record_calls(job_id, self._calls.drain())
         await self._store.mark_finished(
             job_id,
