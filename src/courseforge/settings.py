@@ -42,7 +42,7 @@ class Settings(BaseSettings):
 
     local_model_path: str | None = Field(default=None, description="a GGUF file; default: SmolLM2")
     local_threads: int | None = Field(default=None, ge=1)
-    local_context_tokens: int = Field(default=4096, ge=512)
+    local_context_tokens: int = Field(default=8192, ge=512)
 
     log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(default=False, description="JSON log lines (for services)")
