@@ -14,6 +14,7 @@ so each shared model carries the lock its calls run behind.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import importlib.util
 import json
@@ -73,6 +74,16 @@ class _LoadedModel:
 
 _models: dict[_ModelKey, _LoadedModel] = {}
 _models_lock = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    # Freed here, while the interpreter is whole: llama-cpp's own finaliser runs during
+    # teardown, when the C bindings it calls are already gone, and prints tracebacks.
+    with _models_lock:
+        for loaded in _models.values():
+            loaded.llama.close()
+        _models.clear()
 
 
 class LocalProvider:
