@@ -37,3 +37,8 @@ def _stderr_logger(*_args: object) -> structlog.PrintLogger:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     return structlog.get_logger(name)  # type: ignore[no-any-return]
+
+
+if not structlog.is_configured():
+    # Quiet by default (warnings and up, to stderr) until the entry point says otherwise.
+    configure_logging()

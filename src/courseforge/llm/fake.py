@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from dataclasses import dataclass
 
 from courseforge.llm.errors import TransientLLMError
@@ -48,6 +49,9 @@ class FakeProvider:
         self.requests: list[CompletionRequest] = []
 
     async def complete(self, request: CompletionRequest) -> Completion:
+        # The latency is the whole answer time, as a server's would be: writing the
+        # answer counts against it.
+        started = time.monotonic()
         self.requests.append(request)
         roll = self._random.random()
         text = json.dumps(sample_instance(request.json_schema, subject_of(request)))
@@ -59,7 +63,8 @@ class FakeProvider:
             tokens_in=estimate_tokens(" ".join(m.content for m in request.messages)),
             tokens_out=estimate_tokens(text),
         )
-        await asyncio.sleep(self._delay_for(request.model, completion.tokens_out))
+        delay = self._delay_for(request.model, completion.tokens_out)
+        await asyncio.sleep(max(0.0, delay - (time.monotonic() - started)))
         if self._error_rate and self._random.random() < self._error_rate:
             raise TransientLLMError("fake provider: injected 503 Service Unavailable")
         return completion

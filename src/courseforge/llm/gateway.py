@@ -155,37 +155,42 @@ class LLMGateway:
         tier: Tier,
         attempt: int,
     ) -> T:
-        started = self._clock.monotonic()
-        try:
-            completion = await self._complete(request)
-        except LLMError as exc:
-            outcome: Outcome = "transient_error" if isinstance(exc, TransientLLMError) else "error"
-            await self._record(unit, tier, request.model, attempt, outcome, None, started, str(exc))
-            raise
+        async with self._slots:
+            started = self._clock.monotonic()  # latency of the call, not of the queue
+            try:
+                completion = await self._complete(request)
+            except LLMError as exc:
+                kind: Outcome = "transient_error" if isinstance(exc, TransientLLMError) else "error"
+                await self._record(
+                    unit, tier, request.model, attempt, kind, None, started, str(exc)
+                )
+                raise
+            ended = self._clock.monotonic()
         try:
             value = output_type.model_validate_json(extract_json_object(completion.text))
         except (ValidationError, ValueError) as exc:
             problems = "\n".join(validation_problems(exc))
             await self._record(
-                unit, tier, request.model, attempt, "invalid", completion, started, problems
+                unit, tier, request.model, attempt, "invalid", completion, started, problems, ended
             )
             conversation += [
                 ChatMessage("assistant", completion.text),
                 ChatMessage("user", validation_feedback(validation_problems(exc))),
             ]
             raise _InvalidAnswerError(f"invalid output:\n{problems}") from exc
-        await self._record(unit, tier, request.model, attempt, "ok", completion, started, None)
+        await self._record(
+            unit, tier, request.model, attempt, "ok", completion, started, None, ended
+        )
         return value
 
     async def _complete(self, request: CompletionRequest) -> Completion:
-        async with self._slots:
-            try:
-                async with asyncio.timeout(self._policy.call_timeout_s):
-                    return await self.provider.complete(request)
-            except TimeoutError as exc:
-                raise TransientLLMError(
-                    f"no answer within {self._policy.call_timeout_s:g} s (call timeout)"
-                ) from exc
+        try:
+            async with asyncio.timeout(self._policy.call_timeout_s):
+                return await self.provider.complete(request)
+        except TimeoutError as exc:
+            raise TransientLLMError(
+                f"no answer within {self._policy.call_timeout_s:g} s (call timeout)"
+            ) from exc
 
     def _wait_before_next_attempt(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -223,6 +228,7 @@ class LLMGateway:
         completion: Completion | None,
         started: float,
         error: str | None,
+        ended: float | None = None,
     ) -> None:
         tokens_in = completion.tokens_in if completion else 0
         tokens_out = completion.tokens_out if completion else 0
@@ -237,7 +243,7 @@ class LLMGateway:
                 outcome=outcome,
                 tokens_in=tokens_in,
                 tokens_out=tokens_out,
-                latency_ms=(self._clock.monotonic() - started) * 1000,
+                latency_ms=((ended or self._clock.monotonic()) - started) * 1000,
                 cost_usd=self._prices.cost(served_by, tokens_in, tokens_out),
                 error=error,
             )

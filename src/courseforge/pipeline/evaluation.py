@@ -7,6 +7,7 @@ each course version.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ MIN_LESSON_WORDS = 40
 GRADE_CEILING: dict[Level, float] = {"beginner": 10.0, "intermediate": 13.0, "advanced": 17.0}
 _SENTENCE = re.compile(r"[.!?]+")
 _WORD = re.compile(r"[A-Za-z]+")
+_VOWEL_GROUP = re.compile(r"[aeiouy]+")
 
 
 @dataclass
@@ -117,7 +119,8 @@ def flesch_kincaid_grade(text: str) -> float:
     return 0.39 * len(words) / sentences + 11.8 * syllables / len(words) - 15.59
 
 
+@functools.lru_cache(maxsize=8192)
 def _syllables(word: str) -> int:
-    groups = re.findall(r"[aeiouy]+", word.casefold())
-    count = len(groups) - (1 if word.casefold().endswith("e") and len(groups) > 1 else 0)
-    return max(1, count)
+    lowered = word.casefold()
+    groups = len(_VOWEL_GROUP.findall(lowered))
+    return max(1, groups - (1 if lowered.endswith("e") and groups > 1 else 0))
