@@ -21,6 +21,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: install lint typecheck
 	scripts/ensure-postgres.sh

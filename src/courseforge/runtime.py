@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from courseforge.clock import Clock, SystemClock
-from courseforge.llm.gateway import CallRecorder, LLMCallRecord, LLMGateway, RetryPolicy
+from courseforge.domain.usage import LLMCallRecord
+from courseforge.llm.gateway import CallRecorder, LLMGateway, RetryPolicy
 from courseforge.llm.port import LLMProvider
 from courseforge.llm.pricing import PriceTable
 from courseforge.llm.registry import ProviderChoice, build_provider, choose_provider

@@ -10,9 +10,10 @@ import pytest
 
 from courseforge.clock import FakeClock
 from courseforge.domain.drafts import QuizDraft, quiz_draft
+from courseforge.domain.usage import LLMCallRecord
 from courseforge.llm.anthropic_provider import AnthropicProvider
 from courseforge.llm.errors import PermanentLLMError, ProviderUnavailableError, TransientLLMError
-from courseforge.llm.gateway import LLMCallRecord, LLMGateway, ModelRoute, RetryPolicy
+from courseforge.llm.gateway import LLMGateway, ModelRoute, RetryPolicy
 from courseforge.llm.port import ChatMessage, CompletionRequest
 from tests.fakes.vendor_servers import INVALID_JSON_TEXT, FakeAnthropicServer, ScriptedReply
 

@@ -9,9 +9,10 @@ import pytest
 
 from courseforge.clock import FakeClock
 from courseforge.domain.drafts import ModuleSummaryDraft, task_set_draft
+from courseforge.domain.usage import LLMCallRecord
 from courseforge.llm.errors import PermanentLLMError, StructuredOutputError, TransientLLMError
 from courseforge.llm.function_provider import AnswerFunction, FunctionProvider, valid_answer
-from courseforge.llm.gateway import LLMCallRecord, LLMGateway, ModelRoute, RetryPolicy
+from courseforge.llm.gateway import LLMGateway, ModelRoute, RetryPolicy
 from courseforge.llm.port import ChatMessage, Completion, CompletionRequest, LLMProvider
 from courseforge.llm.pricing import PriceTable
 

@@ -27,8 +27,9 @@ from courseforge.domain.drafts import (
     quiz_draft,
     task_set_draft,
 )
+from courseforge.domain.usage import LLMCallRecord
 from courseforge.llm.errors import PermanentLLMError, ProviderUnavailableError
-from courseforge.llm.gateway import LLMCallRecord, LLMGateway
+from courseforge.llm.gateway import LLMGateway
 from courseforge.llm.local_provider import (
     LocalProvider,
     check_grammar,

@@ -12,9 +12,10 @@ from pydantic import BaseModel
 
 from courseforge.clock import FakeClock
 from courseforge.domain.drafts import TaskSetDraft, task_set_draft
+from courseforge.domain.usage import LLMCallRecord
 from courseforge.llm.errors import PermanentLLMError, ProviderUnavailableError, TransientLLMError
 from courseforge.llm.fake import estimate_tokens
-from courseforge.llm.gateway import LLMCallRecord, LLMGateway, ModelRoute, RetryPolicy
+from courseforge.llm.gateway import LLMGateway, ModelRoute, RetryPolicy
 from courseforge.llm.openai_provider import (
     SCHEMA_PROMPT_END,
     SCHEMA_PROMPT_START,

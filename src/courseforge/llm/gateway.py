@@ -13,13 +13,14 @@ import copy
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
 
 from courseforge.clock import Clock, SystemClock
+from courseforge.domain.usage import LLMCallRecord, Outcome
 from courseforge.llm.errors import (
     LLMError,
     PermanentLLMError,
@@ -33,7 +34,6 @@ from courseforge.logs import get_logger
 
 T = TypeVar("T", bound=BaseModel)
 _log = get_logger(__name__)
-Outcome = Literal["ok", "invalid", "transient_error", "error"]
 
 
 @dataclass(frozen=True)
@@ -53,21 +53,6 @@ class RetryPolicy:
     initial_backoff_s: float = 1.0
     max_backoff_s: float = 30.0
     call_timeout_s: float = 120.0
-
-
-@dataclass(frozen=True)
-class LLMCallRecord:
-    unit: str
-    provider: str
-    model: str
-    tier: Tier
-    attempt: int
-    outcome: Outcome
-    tokens_in: int
-    tokens_out: int
-    latency_ms: float
-    cost_usd: float
-    error: str | None = None
 
 
 class CallRecorder(Protocol):

@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from courseforge.domain.usage import Tier
+
+__all__ = ["ChatMessage", "Completion", "CompletionRequest", "LLMProvider", "Tier"]
+
 Role = Literal["system", "user", "assistant"]
-Tier = Literal["complex", "simple"]
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from courseforge.clock import Clock, SystemClock
 from courseforge.domain.course import Course
 from courseforge.domain.events import EventType, JobEvent
 from courseforge.domain.outline import CourseOutline
+from courseforge.domain.usage import LLMCallRecord
 from courseforge.llm.errors import LLMError, StructuredOutputError
-from courseforge.llm.gateway import LLMCallRecord, LLMGateway
+from courseforge.llm.gateway import LLMGateway
 from courseforge.logs import get_logger
 from courseforge.pipeline import units as plan
 from courseforge.pipeline.assemble import assemble_course

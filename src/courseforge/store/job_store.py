@@ -21,7 +21,7 @@ from courseforge.clock import Clock, SystemClock
 from courseforge.domain.course import Course
 from courseforge.domain.events import EventType, JobEvent
 from courseforge.domain.outline import CourseOutline, CourseRequest
-from courseforge.llm.gateway import LLMCallRecord
+from courseforge.domain.usage import LLMCallRecord
 from courseforge.store.tables import (
     course_versions,
     courses,
