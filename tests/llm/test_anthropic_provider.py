@@ -10,10 +10,9 @@ import pytest
 
 from courseforge.clock import FakeClock
 from courseforge.domain.drafts import QuizDraft, quiz_draft
-from courseforge.domain.usage import LLMCallRecord
 from courseforge.llm.anthropic_provider import AnthropicProvider
 from courseforge.llm.errors import PermanentLLMError, ProviderUnavailableError, TransientLLMError
-from courseforge.llm.gateway import LLMGateway, ModelRoute, RetryPolicy
+from courseforge.llm.gateway import CallLog, LLMGateway, ModelRoute, RetryPolicy
 from courseforge.llm.port import ChatMessage, CompletionRequest
 from tests.fakes.vendor_servers import INVALID_JSON_TEXT, FakeAnthropicServer, ScriptedReply
 
@@ -44,14 +43,6 @@ async def provider_at(
         yield provider
     finally:
         await provider.aclose()
-
-
-class ListRecorder:
-    def __init__(self) -> None:
-        self.records: list[LLMCallRecord] = []
-
-    async def record_call(self, record: LLMCallRecord) -> None:
-        self.records.append(record)
 
 
 async def test_tool_call_input_parses_into_the_quiz_draft() -> None:
@@ -147,7 +138,7 @@ def test_no_credentials_is_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 async def test_gateway_waits_out_a_429_then_returns_the_quiz() -> None:
     server = FakeAnthropicServer(script=[ScriptedReply(429, {"Retry-After": "7"})])
-    clock, recorder = FakeClock(), ListRecorder()
+    clock, recorder = FakeClock(), CallLog()
     with server as base_url:
         async with provider_at(base_url) as provider:
             gateway = LLMGateway(

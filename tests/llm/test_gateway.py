@@ -9,10 +9,9 @@ import pytest
 
 from courseforge.clock import FakeClock
 from courseforge.domain.drafts import ModuleSummaryDraft, task_set_draft
-from courseforge.domain.usage import LLMCallRecord
 from courseforge.llm.errors import PermanentLLMError, StructuredOutputError, TransientLLMError
 from courseforge.llm.function_provider import AnswerFunction, FunctionProvider, valid_answer
-from courseforge.llm.gateway import LLMGateway, ModelRoute, RetryPolicy
+from courseforge.llm.gateway import CallLog, LLMGateway, ModelRoute, RetryPolicy
 from courseforge.llm.port import ChatMessage, Completion, CompletionRequest, LLMProvider
 from courseforge.llm.pricing import PriceTable
 
@@ -26,15 +25,8 @@ TOO_SHORT = '{"summary": "too short"}'  # `summary` needs at least 10 characters
 WAIT = 5.0  # an upper bound on waiting for an event that should come at once
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.records: list[LLMCallRecord] = []
-
-    async def record_call(self, record: LLMCallRecord) -> None:
-        self.records.append(record)
-
-    def outcomes(self) -> list[str]:
-        return [record.outcome for record in self.records]
+def outcomes(log: CallLog) -> list[str]:
+    return [record.outcome for record in log.records]
 
 
 def gateway_for(
@@ -43,8 +35,8 @@ def gateway_for(
     policy: RetryPolicy = POLICY,
     prices: PriceTable | None = None,
     concurrency: int = 16,
-) -> tuple[LLMGateway, Recorder, FakeClock]:
-    recorder, clock = Recorder(), FakeClock()
+) -> tuple[LLMGateway, CallLog, FakeClock]:
+    recorder, clock = CallLog(), FakeClock()
     gateway = LLMGateway(
         provider,
         ROUTE,
@@ -138,7 +130,7 @@ async def test_an_invalid_answer_is_re_asked_at_once_with_the_problem() -> None:
     assert feedback.role == "user"
     assert "summary" in feedback.content
     assert "at least 10 characters" in feedback.content
-    assert recorder.outcomes() == ["invalid", "ok"]
+    assert outcomes(recorder) == ["invalid", "ok"]
     assert [record.attempt for record in recorder.records] == [1, 2]
     assert "summary" in (recorder.records[0].error or "")
     # No waiting: tenacity may "sleep" 0 s between attempts, but the clock does not move.
@@ -162,7 +154,7 @@ async def test_three_invalid_answers_fail_naming_the_unit_and_the_problem() -> N
     assert len(provider.requests) == 3
     # Each re-ask carries the whole exchange so far.
     assert len(provider.requests[2].messages) == len(MESSAGES) + 4
-    assert recorder.outcomes() == ["invalid"] * 3
+    assert outcomes(recorder) == ["invalid"] * 3
 
 
 async def test_an_answer_without_json_is_invalid_and_re_asked() -> None:
@@ -171,7 +163,7 @@ async def test_an_answer_without_json_is_invalid_and_re_asked() -> None:
 
     await summarise(gateway)
 
-    assert recorder.outcomes() == ["invalid", "ok"]
+    assert outcomes(recorder) == ["invalid", "ok"]
     assert "no JSON object" in provider.requests[1].messages[-1].content
 
 
@@ -192,7 +184,7 @@ async def test_json_in_fences_or_prose_is_accepted(wrap: Callable[[str], str]) -
 
     assert summary == ModuleSummaryDraft.model_validate_json(valid_answer(provider.requests[0]))
     assert len(provider.requests) == 1
-    assert recorder.outcomes() == ["ok"]
+    assert outcomes(recorder) == ["ok"]
 
 
 # --- transient and permanent errors ----------------------------------------------------------
@@ -206,7 +198,7 @@ async def test_retry_after_is_honoured() -> None:
 
     assert len(clock.sleeps) == 1
     assert clock.sleeps[0] >= 7
-    assert recorder.outcomes() == ["transient_error", "ok"]
+    assert outcomes(recorder) == ["transient_error", "ok"]
     assert "429" in (recorder.records[0].error or "")
 
 
@@ -233,7 +225,7 @@ async def test_transient_errors_back_off_exponentially_with_jitter() -> None:
     assert 4.0 <= third <= 5.0
     assert first < second < third
     assert clock.sleeps != [1.0, 2.0, 4.0]  # jitter
-    assert recorder.outcomes() == ["transient_error"] * 3 + ["ok"]
+    assert outcomes(recorder) == ["transient_error"] * 3 + ["ok"]
 
 
 async def test_backoff_is_bounded_by_max_backoff() -> None:
@@ -261,7 +253,7 @@ async def test_a_permanent_error_is_not_retried() -> None:
     assert "module-1/summary" in str(info.value)
     assert "401 invalid API key" in str(info.value)
     assert len(provider.requests) == 1
-    assert recorder.outcomes() == ["error"]
+    assert outcomes(recorder) == ["error"]
     assert clock.sleeps == []
 
 
@@ -278,7 +270,7 @@ async def test_a_provider_that_never_answers_times_out_on_each_attempt() -> None
     assert "timeout" in str(info.value)
     assert "0.05 s" in str(info.value)
     assert provider.calls == 3
-    assert recorder.outcomes() == ["transient_error"] * 3
+    assert outcomes(recorder) == ["transient_error"] * 3
     assert all("timeout" in (record.error or "") for record in recorder.records)
 
 
@@ -309,7 +301,7 @@ async def test_no_more_calls_are_in_flight_than_the_concurrency() -> None:
 async def test_gateways_from_with_recorder_share_the_concurrency_budget() -> None:
     provider = GatedProvider(signal_at=1)
     base, base_recorder, _ = gateway_for(provider, concurrency=1)
-    first_recorder, second_recorder = Recorder(), Recorder()
+    first_recorder, second_recorder = CallLog(), CallLog()
     first = base.with_recorder(first_recorder)
     second = base.with_recorder(second_recorder)
 

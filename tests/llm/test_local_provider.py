@@ -27,9 +27,8 @@ from courseforge.domain.drafts import (
     quiz_draft,
     task_set_draft,
 )
-from courseforge.domain.usage import LLMCallRecord
 from courseforge.llm.errors import PermanentLLMError, ProviderUnavailableError
-from courseforge.llm.gateway import LLMGateway
+from courseforge.llm.gateway import CallLog, LLMGateway
 from courseforge.llm.local_provider import (
     LocalProvider,
     check_grammar,
@@ -157,14 +156,6 @@ CASES = [
 ]
 
 
-class ListRecorder:
-    def __init__(self) -> None:
-        self.records: list[LLMCallRecord] = []
-
-    async def record_call(self, record: LLMCallRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture(scope="module")
 def provider() -> LocalProvider:
     return LocalProvider()
@@ -179,7 +170,7 @@ def test_providers_in_one_process_share_one_model(provider: LocalProvider) -> No
 async def test_bundled_model_writes_a_valid_draft(
     provider: LocalProvider, case: Case, record_property: Callable[[str, object], None]
 ) -> None:
-    recorder = ListRecorder()
+    recorder = CallLog()
     gateway = LLMGateway(provider, DEFAULT_ROUTES["local"], recorder=recorder, concurrency=1)
     started = time.perf_counter()
 

@@ -12,10 +12,9 @@ from pydantic import BaseModel
 
 from courseforge.clock import FakeClock
 from courseforge.domain.drafts import TaskSetDraft, task_set_draft
-from courseforge.domain.usage import LLMCallRecord
 from courseforge.llm.errors import PermanentLLMError, ProviderUnavailableError, TransientLLMError
 from courseforge.llm.fake import estimate_tokens
-from courseforge.llm.gateway import LLMGateway, ModelRoute, RetryPolicy
+from courseforge.llm.gateway import CallLog, LLMGateway, ModelRoute, RetryPolicy
 from courseforge.llm.openai_provider import (
     SCHEMA_PROMPT_END,
     SCHEMA_PROMPT_START,
@@ -57,14 +56,6 @@ async def provider_at(
         yield provider
     finally:
         await provider.aclose()
-
-
-class ListRecorder:
-    def __init__(self) -> None:
-        self.records: list[LLMCallRecord] = []
-
-    async def record_call(self, record: LLMCallRecord) -> None:
-        self.records.append(record)
 
 
 # --- a valid answer ----------------------------------------------------------------------
@@ -288,7 +279,7 @@ def test_retry_after_http_date_is_seconds_from_now() -> None:
 
 
 async def gateway_generate(
-    server: FakeOpenAIServer, clock: FakeClock, recorder: ListRecorder
+    server: FakeOpenAIServer, clock: FakeClock, recorder: CallLog
 ) -> BaseModel:
     with server as base_url:
         async with provider_at(base_url) as provider:
@@ -306,7 +297,7 @@ async def gateway_generate(
 
 async def test_gateway_waits_out_a_429_then_returns_the_draft() -> None:
     server = FakeOpenAIServer(script=[ScriptedReply(429, {"Retry-After": "7"})])
-    clock, recorder = FakeClock(), ListRecorder()
+    clock, recorder = FakeClock(), CallLog()
 
     draft = await gateway_generate(server, clock, recorder)
 
@@ -319,7 +310,7 @@ async def test_gateway_waits_out_a_429_then_returns_the_draft() -> None:
 
 async def test_gateway_reasks_after_an_invalid_answer_with_feedback() -> None:
     server = FakeOpenAIServer(invalid_first=1)
-    clock, recorder = FakeClock(), ListRecorder()
+    clock, recorder = FakeClock(), CallLog()
 
     draft = await gateway_generate(server, clock, recorder)
 

@@ -15,6 +15,8 @@ from courseforge.runtime import open_runtime
 from courseforge.store.job_store import JobStore
 from tests.pipeline.helpers import SMALL, create_job, run_job, settings_for
 
+# The pipeline's steps in the order the spec names them.
+SPEC_STEPS = ["outline", "lessons", "tasks", "assessments", "summaries", "evaluation", "finalizing"]
 # 1 outline + 4 lessons + 4 task sets + (2 quizzes + 4 brain bytes) + (1 metadata + 2 summaries)
 SMALL_LLM_UNITS = 18
 
@@ -73,15 +75,7 @@ async def test_events_follow_the_steps_in_order(database_url: str) -> None:
     outcome = await run_job(database_url, job_id, FunctionProvider(always_valid))
 
     started = [e.fields["step"] for e in outcome.events.events if e.type == "step_started"]
-    assert started == [
-        "outline",
-        "lessons",
-        "tasks",
-        "assessments",
-        "summaries",
-        "evaluation",
-        "finalizing",
-    ]
+    assert started == SPEC_STEPS
     assert outcome.events.events[-1].type == "job_completed"
     lesson_topics = [
         (e.type, e.fields["topicIndex"])
@@ -239,15 +233,7 @@ async def test_step_events_complete_in_spec_order_even_when_steps_overlap(
     outcome = await run_job(database_url, job_id, FunctionProvider(always_valid))
 
     completed = [e.fields["step"] for e in outcome.events.events if e.type == "step_completed"]
-    assert completed == [
-        "outline",
-        "lessons",
-        "tasks",
-        "assessments",
-        "summaries",
-        "evaluation",
-        "finalizing",
-    ]
+    assert completed == SPEC_STEPS
     starts = {
         e.fields["step"]: i for i, e in enumerate(outcome.events.events) if e.type == "step_started"
     }

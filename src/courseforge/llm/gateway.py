@@ -59,6 +59,16 @@ class CallRecorder(Protocol):
     async def record_call(self, record: LLMCallRecord) -> None: ...
 
 
+class CallLog:
+    """Keeps every call record in memory: for tests and one-off scripts."""
+
+    def __init__(self) -> None:
+        self.records: list[LLMCallRecord] = []
+
+    async def record_call(self, record: LLMCallRecord) -> None:
+        self.records.append(record)
+
+
 class _InvalidAnswerError(LLMError):
     """The answer did not validate; the conversation already carries the feedback."""
 
