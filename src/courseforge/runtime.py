@@ -15,7 +15,7 @@ from courseforge.llm.registry import ProviderChoice, build_provider, choose_prov
 from courseforge.pipeline.events import EventSink
 from courseforge.pipeline.runner import CoursePipeline
 from courseforge.settings import Settings
-from courseforge.store.database import create_engine
+from courseforge.store.database import Database
 from courseforge.store.job_store import JobStore
 
 
@@ -30,6 +30,7 @@ class _Unbound:
 class Runtime:
     settings: Settings
     choice: ProviderChoice
+    database: Database
     store: JobStore
     llm: LLMGateway
     clock: Clock
@@ -67,10 +68,10 @@ async def open_runtime(
     clock = clock or SystemClock()
     choice = choose_provider(settings)
     provider = provider or build_provider(choice, settings)
-    engine = create_engine(settings.database_url)
+    database = Database(settings.database_url)
     try:
         gateway = make_gateway(provider, choice, settings, clock)
-        yield Runtime(settings, choice, JobStore(engine, clock), gateway, clock)
+        yield Runtime(settings, choice, database, JobStore(database, clock), gateway, clock)
     finally:
         await provider.aclose()
-        await engine.dispose()
+        await database.dispose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -37,15 +40,57 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+class Database:
+    """An engine and the one way to write through it.
+
+    SQLite has one writer at a time. Write transactions start with BEGIN IMMEDIATE, so
+    they take the write lock up front instead of failing when a read turns into a write
+    after another process committed; and within a process writers queue on a lock,
+    which avoids SQLite's busy-wait backoff (up to 100 ms a retry) between our own tasks.
+    PostgreSQL needs neither.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self._writer = asyncio.Lock() if is_sqlite(url) else None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        if self._writer is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._writer, self.engine.connect() as conn:
+            immediate = await conn.execution_options(sqlite_begin="IMMEDIATE")
+            async with immediate.begin():
+                yield immediate
+
+    def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reads."""
+        return self.engine.connect()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
 def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(async_url(url), connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(async_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+def _sqlite_begin(conn: Any) -> None:
+    # pysqlite's own implicit BEGIN is off (see _sqlite_pragmas); we say which kind.
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
     # WAL lets readers run beside the one writer; NORMAL sync is durable across app crashes.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

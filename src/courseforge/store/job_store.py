@@ -6,22 +6,20 @@ its progress counters and its event land together or not at all.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from courseforge.clock import Clock, SystemClock
 from courseforge.domain.course import Course
 from courseforge.domain.events import EventType, JobEvent
 from courseforge.domain.outline import CourseOutline, CourseRequest
 from courseforge.domain.usage import LLMCallRecord
+from courseforge.store.database import Database
 from courseforge.store.tables import (
     course_versions,
     courses,
@@ -80,21 +78,10 @@ class Progress:
 
 
 class JobStore:
-    def __init__(self, engine: AsyncEngine, clock: Clock | None = None) -> None:
-        self.engine = engine
+    def __init__(self, database: Database, clock: Clock | None = None) -> None:
+        self.database = database
         self._clock = clock or SystemClock()
-        # SQLite has one writer; queueing writers here avoids its busy-wait backoff (up to
-        # 100 ms a retry) when this process's own tasks collide. PostgreSQL needs no such queue.
-        self._sqlite_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
-        if self._sqlite_writer is None:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
-        async with self._sqlite_writer, self.engine.begin() as conn:
-            yield conn
+        self._transaction = database.transaction
 
     # --- jobs -------------------------------------------------------------------
 
@@ -124,7 +111,7 @@ class JobStore:
         return job_id
 
     async def get_job(self, job_id: str) -> JobRecord:
-        async with self.engine.connect() as conn:
+        async with self.database.connect() as conn:
             row = (
                 (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).mappings().first()
             )
@@ -180,7 +167,7 @@ class JobStore:
 
     async def load_units(self, job_id: str) -> dict[str, Any]:
         query = sa.select(job_units.c.key, job_units.c.result).where(job_units.c.job_id == job_id)
-        async with self.engine.connect() as conn:
+        async with self.database.connect() as conn:
             return {row.key: row.result for row in await conn.execute(query)}
 
     async def complete_units(
@@ -273,7 +260,7 @@ class JobStore:
 
     async def list_calls(self, job_id: str) -> list[dict[str, Any]]:
         query = sa.select(llm_calls).where(llm_calls.c.job_id == job_id).order_by(llm_calls.c.id)
-        async with self.engine.connect() as conn:
+        async with self.database.connect() as conn:
             return [dict(row) for row in (await conn.execute(query)).mappings()]
 
     # --- events -----------------------------------------------------------------
@@ -303,7 +290,7 @@ class JobStore:
             .where(job_events.c.job_id == job_id, job_events.c.id > after_id)
             .order_by(job_events.c.id)
         )
-        async with self.engine.connect() as conn:
+        async with self.database.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [
             (
@@ -381,7 +368,7 @@ class JobStore:
                 courses.c.id == course_id, course_versions.c.version == courses.c.current_version
             )
         )
-        async with self.engine.connect() as conn:
+        async with self.database.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             raise LookupError(f"no course with id {course_id!r}")

@@ -30,6 +30,31 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value
 
 
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False, unique=True),
+    sa.Column(
+        "organization_id",
+        sa.String(36),
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+ACTIVE_JOB = sa.text("status IN ('pending', 'running')")
+
 jobs = sa.Table(
     "jobs",
     metadata,
@@ -56,6 +81,38 @@ jobs = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("started_at", UTCDateTime),
     sa.Column("finished_at", UTCDateTime),
+    sa.Column("owner_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE")),
+    sa.Column(
+        "organization_id", sa.String(36), sa.ForeignKey("organizations.id", ondelete="CASCADE")
+    ),
+    sa.Column("dedup_key", sa.String(64)),
+    sa.Column("scheduled_for", UTCDateTime),
+    sa.Column("lease_owner", sa.String(120)),
+    sa.Column("lease_expires_at", UTCDateTime),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index(
+        "ix_jobs_claim",
+        sa.text("priority DESC"),
+        "created_at",
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    ),
+    sa.Index(
+        "ix_jobs_lease",
+        "lease_expires_at",
+        postgresql_where=sa.text("status = 'running'"),
+        sqlite_where=sa.text("status = 'running'"),
+    ),
+    sa.Index("ix_jobs_owner_status", "owner_id", "status", "created_at"),
+    sa.Index("ix_jobs_finished_at", "finished_at"),
+    sa.Index(
+        "uq_jobs_active_dedup",
+        "owner_id",
+        "dedup_key",
+        unique=True,
+        postgresql_where=ACTIVE_JOB,
+        sqlite_where=ACTIVE_JOB,
+    ),
 )
 
 job_units = sa.Table(
