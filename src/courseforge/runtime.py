@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from courseforge.clock import Clock, SystemClock
 from courseforge.domain.usage import LLMCallRecord
@@ -12,11 +13,14 @@ from courseforge.llm.gateway import CallRecorder, LLMGateway, RetryPolicy
 from courseforge.llm.port import LLMProvider
 from courseforge.llm.pricing import PriceTable
 from courseforge.llm.registry import ProviderChoice, build_provider, choose_provider
-from courseforge.pipeline.events import EventSink
+from courseforge.pipeline.events import EventSink, FanOut
 from courseforge.pipeline.runner import CoursePipeline
+from courseforge.queue.job_queue import JobQueue, QueuePolicy
 from courseforge.settings import Settings
+from courseforge.store.accounts import AccountStore
 from courseforge.store.database import Database
 from courseforge.store.job_store import JobStore
+from courseforge.worker.worker import Worker, WorkerConfig
 
 
 class _Unbound:
@@ -32,11 +36,27 @@ class Runtime:
     choice: ProviderChoice
     database: Database
     store: JobStore
+    accounts: AccountStore
+    queue: JobQueue
     llm: LLMGateway
     clock: Clock
 
     def pipeline(self, events: EventSink) -> CoursePipeline:
         return CoursePipeline(self.store, self.llm, events, self.clock)
+
+    def worker(self, events: EventSink | None = None, *, concurrency: int | None = None) -> Worker:
+        """A worker whose jobs run this runtime's pipeline (a fresh one per job run)."""
+        sink = events or FanOut()
+
+        async def run_job(job_id: str) -> str:
+            return await self.pipeline(sink).run(job_id)
+
+        config = WorkerConfig(
+            concurrency=concurrency or self.settings.worker_concurrency,
+            poll_interval_s=self.settings.poll_interval_s,
+            retention=timedelta(hours=self.settings.retention_hours),
+        )
+        return Worker(self.queue, self.store, run_job, config)
 
 
 def make_gateway(
@@ -71,7 +91,18 @@ async def open_runtime(
     database = Database(settings.database_url)
     try:
         gateway = make_gateway(provider, choice, settings, clock)
-        yield Runtime(settings, choice, database, JobStore(database, clock), gateway, clock)
+        store = JobStore(database, clock)
+        policy = QueuePolicy(lease_s=settings.lease_s, max_attempts=settings.job_max_attempts)
+        yield Runtime(
+            settings,
+            choice,
+            database,
+            store,
+            AccountStore(database, clock),
+            JobQueue(database, store, clock, policy),
+            gateway,
+            clock,
+        )
     finally:
         await provider.aclose()
         await database.dispose()

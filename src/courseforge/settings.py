@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     local_threads: int | None = Field(default=None, ge=1)
     local_context_tokens: int = Field(default=8192, ge=512)
 
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=256, description="jobs a worker runs at once"
+    )
+    lease_s: float = Field(
+        default=30.0, gt=0, description="a running job's lease; renewed every third"
+    )
+    poll_interval_s: float = Field(default=1.0, gt=0, description="how often an idle worker looks")
+    job_max_attempts: int = Field(default=3, ge=1, le=20, description="claims before a job fails")
+    retention_hours: float = Field(default=24.0, gt=0, description="keep events of finished jobs")
+
     log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(default=False, description="JSON log lines (for services)")
 

@@ -74,7 +74,7 @@ def test_failed_generation_exits_1_and_resume_finishes_it(
     monkeypatch.setenv("COURSEFORGE_FAKE_INVALID_RATE", "1")
     failed = runner.invoke(app, ["generate", "Rust ownership", *SMALL])
     assert failed.exit_code == 1
-    assert "Generation failed at outline" in failed.output
+    assert "Generation failed: outline" in failed.output
     [(job_id, status, failed_unit)] = job_rows(fake_env)
     assert (status, failed_unit) == ("failed", "outline")
 

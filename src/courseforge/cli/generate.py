@@ -18,8 +18,7 @@ from courseforge.export.files import write_course_files
 from courseforge.llm.errors import ProviderUnavailableError
 from courseforge.llm.registry import choose_provider
 from courseforge.logs import configure_logging
-from courseforge.pipeline.events import FanOut, RecordingSink
-from courseforge.pipeline.runner import JobFailedError
+from courseforge.pipeline.events import FanOut
 from courseforge.runtime import Runtime, open_runtime
 from courseforge.settings import ProviderName, Settings
 from courseforge.store.database import upgrade_database
@@ -60,6 +59,9 @@ def generate(
     out: Path | None = typer.Option(None, help="Folder for course.json and course.md."),
     resume: str | None = typer.Option(None, help="Continue an interrupted or failed job."),
     database_url: str | None = typer.Option(None, help="Overrides COURSEFORGE_DATABASE_URL."),
+    detach: bool = typer.Option(
+        False, "--detach", help="Only queue the job and print its id (for workers elsewhere)."
+    ),
 ) -> None:
     """Generate a whole course and write it as JSON and Markdown."""
     console = Console(highlight=False)
@@ -98,7 +100,7 @@ def generate(
     run = _Run(job_id=resume)
     started = time.perf_counter()
     try:
-        asyncio.run(_generate(settings, request, run, out, console, started))
+        asyncio.run(_generate(settings, request, run, out, console, started, detach))
     except KeyboardInterrupt:
         console.print(
             f"\n[yellow]Interrupted.[/yellow] Finished units are saved; continue with: "
@@ -114,13 +116,15 @@ async def _generate(
     out: Path | None,
     console: Console,
     started: float,
+    detach: bool,
 ) -> None:
     try:
         async with open_runtime(settings) as runtime:
-            if request is not None:
-                run.job_id = await runtime.store.create_course_job(request)
-            assert run.job_id is not None
+            run.job_id = await _queue_job(runtime, request, run.job_id, console)
             console.print(f"Job {run.job_id}")
+            if detach:
+                console.print("Queued. A worker (`courseforge worker`) will run it.")
+                return
             course_id = await _run_job(runtime, run.job_id, console)
             await _write_and_summarize(runtime, run.job_id, course_id, out, console, started)
     except ProviderUnavailableError as error:
@@ -130,19 +134,49 @@ async def _generate(
         _usage_error(console, str(error))
 
 
+async def _queue_job(
+    runtime: Runtime, request: CourseRequest | None, resume: str | None, console: Console
+) -> str:
+    """A new job for this brief, or the job to resume queued again."""
+    if request is not None:
+        owner = await runtime.accounts.local_user()
+        enqueued = await runtime.queue.enqueue_course(request, owner)
+        if not enqueued.created:
+            console.print(
+                f"[red]An identical course job is already queued or running:[/red] "
+                f"{enqueued.job_id}. Follow it with: courseforge jobs show {enqueued.job_id}"
+            )
+            raise typer.Exit(EXIT_FAILED)
+        return enqueued.job_id
+    assert resume is not None
+    job = await runtime.store.get_job(resume)
+    if job.status in ("failed", "cancelled"):
+        await runtime.queue.retry(resume)
+    return resume
+
+
 async def _run_job(runtime: Runtime, job_id: str, console: Console) -> str:
+    """Runs the job in this process, through the queue, like any worker would."""
     from courseforge.cli.progress_view import ProgressView
 
     job = await runtime.store.get_job(job_id)
     if job.status == "completed" and job.course_id:
         return job.course_id
-    try:
-        with ProgressView(console) as view:
-            return await runtime.pipeline(FanOut(view, RecordingSink())).run(job_id)
-    except JobFailedError as failure:
-        console.print(f"[red]Generation failed[/red] at {failure.unit}: {failure.reason}")
+    worker = runtime.worker()
+    if not await runtime.queue.claim_job(job_id, worker.id):
+        console.print(
+            f"[red]Job {job_id} is {job.status} and held by another worker[/red]; "
+            "resume it after that worker stops (its lease expires)."
+        )
+        raise typer.Exit(EXIT_FAILED)
+    with ProgressView(console) as view:
+        await runtime.worker(FanOut(view)).run_claimed(job_id)
+    job = await runtime.store.get_job(job_id)
+    if job.status != "completed" or job.course_id is None:
+        console.print(f"[red]Generation {job.status}[/red]: {job.error or 'no course was stored'}")
         console.print(f"Fix the cause, then: courseforge generate --resume {job_id}")
-        raise typer.Exit(EXIT_FAILED) from None
+        raise typer.Exit(EXIT_FAILED)
+    return job.course_id
 
 
 async def _write_and_summarize(

@@ -87,7 +87,8 @@ class CoursePipeline:
             await self._adopt_outline(job_id, run.ctx)
             await self._run_units(job_id, run, plan.plan_content(run.ctx) + self._closing(run.ctx))
         except asyncio.CancelledError:
-            await asyncio.shield(self._finish(job_id, "cancelled", "job_cancelled", {}))
+            # Why it stopped (cancel, shutdown, lost lease, Ctrl-C) is the worker's to say.
+            await asyncio.shield(self._store.record_calls(job_id, self._calls.drain()))
             raise
         except JobFailedError as failure:
             await self._emit(job_id, "log", level="error", message=str(failure), details={})

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from courseforge.clock import Clock, SystemClock
+from courseforge.domain.accounts import User
 from courseforge.domain.course import Course
 from courseforge.domain.events import EventType, JobEvent
 from courseforge.domain.outline import CourseOutline, CourseRequest
@@ -90,8 +91,12 @@ class JobStore:
         request: CourseRequest,
         outline: CourseOutline | None = None,
         *,
+        owner: User | None = None,
+        priority: int = 0,
         auto_publish: bool = False,
+        dedup_key: str | None = None,
     ) -> str:
+        """Inserts a pending job; the unique index refuses a second active twin (IntegrityError)."""
         job_id = str(uuid.uuid4())
         now = self._clock.now()
         async with self._transaction() as conn:
@@ -102,12 +107,16 @@ class JobStore:
                     status="pending",
                     request=request.model_dump(mode="json"),
                     outline=outline.model_dump(mode="json") if outline else None,
+                    priority=priority,
                     auto_publish=auto_publish,
+                    owner_id=owner.id if owner else None,
+                    organization_id=owner.organization_id if owner else None,
+                    dedup_key=dedup_key,
                     created_at=now,
                     updated_at=now,
                 )
             )
-            await self._insert_event(conn, job_id, "job_created", {"kind": "course"})
+            await insert_event(conn, job_id, "job_created", {"kind": "course"}, now)
         return job_id
 
     async def get_job(self, job_id: str) -> JobRecord:
@@ -120,6 +129,7 @@ class JobStore:
         return _job_record(row)
 
     async def mark_running(self, job_id: str, items_total: int) -> None:
+        """The run begins (the queue's claim already made the job `running` and counted it)."""
         now = self._clock.now()
         await self._update_job(
             job_id,
@@ -129,7 +139,6 @@ class JobStore:
             finished_at=None,
             items_total=items_total,
             started_at=sa.func.coalesce(jobs.c.started_at, now),
-            attempts=jobs.c.attempts + 1,
         )
 
     async def mark_finished(
@@ -142,6 +151,14 @@ class JobStore:
             failed_unit=failed_unit,
             finished_at=self._clock.now(),
         )
+
+    async def mark_cancelled(self, job_id: str) -> None:
+        """Stopped on request (or interrupted): finished units stay, a retry resumes."""
+        await self.mark_finished(job_id, "cancelled")
+        event = JobEvent(
+            type="job_cancelled", job_id=job_id, timestamp=self._clock.now(), fields={}
+        )
+        await self.append_event(event)
 
     async def set_outline(self, job_id: str, outline: CourseOutline) -> None:
         await self._update_job(job_id, outline=outline.model_dump(mode="json"))
@@ -267,7 +284,7 @@ class JobStore:
 
     async def append_event(self, event: JobEvent) -> int:
         async with self._transaction() as conn:
-            return await self._insert_event(conn, event.job_id, event.type, event.fields)
+            return await insert_event(conn, event.job_id, event.type, event.fields, event.timestamp)
 
     async def append_events(self, events: list[JobEvent]) -> None:
         async with self._transaction() as conn:
@@ -304,16 +321,6 @@ class JobStore:
             )
             for row in rows
         ]
-
-    async def _insert_event(
-        self, conn: AsyncConnection, job_id: str, type_: EventType, fields: dict[str, Any]
-    ) -> int:
-        result = await conn.execute(
-            job_events.insert()
-            .values(job_id=job_id, type=type_, payload=fields, created_at=self._clock.now())
-            .returning(job_events.c.id)
-        )
-        return int(result.scalar_one())
 
     # --- courses ----------------------------------------------------------------
 
@@ -373,6 +380,18 @@ class JobStore:
         if row is None:
             raise LookupError(f"no course with id {course_id!r}")
         return Course.model_validate(row.content), dict(row.quality)
+
+
+async def insert_event(
+    conn: AsyncConnection, job_id: str, type_: EventType, fields: dict[str, Any], at: datetime
+) -> int:
+    """Appends one event to a job's stream; its id orders the stream."""
+    result = await conn.execute(
+        job_events.insert()
+        .values(job_id=job_id, type=type_, payload=fields, created_at=at)
+        .returning(job_events.c.id)
+    )
+    return int(result.scalar_one())
 
 
 def _usage_increments(calls: list[LLMCallRecord]) -> dict[str, Any]:

@@ -1,0 +1,190 @@
+"""The queue's operations, each a short transaction around one named statement.
+
+A job once accepted is never lost (it is a row), never run by two workers at once (a
+claim takes it under a lease only its holder renews), and never stuck (an expired
+lease makes it claimable again, after a backoff, until its attempts run out).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from courseforge.clock import Clock, SystemClock
+from courseforge.domain.accounts import User
+from courseforge.domain.outline import CourseOutline, CourseRequest
+from courseforge.queue import queries
+from courseforge.store.database import Database
+from courseforge.store.job_store import JobStore, insert_event
+
+CancelOutcome = Literal["cancelled", "cancelling", "finished", "not_found"]
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    lease_s: float = 30.0
+    max_attempts: int = 3
+    backoff_initial_s: float = 2.0
+    backoff_max_s: float = 60.0
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential, with full jitter so many lost jobs do not return at the same instant."""
+        ceiling = min(self.backoff_max_s, self.backoff_initial_s * 2 ** max(0, attempts - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    job_id: str
+    created: bool  # False: an identical job of the same owner is already active
+
+
+class JobQueue:
+    def __init__(
+        self,
+        database: Database,
+        store: JobStore,
+        clock: Clock | None = None,
+        policy: QueuePolicy | None = None,
+    ) -> None:
+        self._database = database
+        self._store = store
+        self._clock = clock or SystemClock()
+        self.policy = policy or QueuePolicy()
+
+    async def enqueue_course(
+        self,
+        request: CourseRequest,
+        owner: User,
+        outline: CourseOutline | None = None,
+        *,
+        priority: int = 0,
+        auto_publish: bool = False,
+    ) -> Enqueued:
+        key = dedup_key(request, outline)
+        try:
+            job_id = await self._store.create_course_job(
+                request,
+                outline,
+                owner=owner,
+                priority=priority,
+                auto_publish=auto_publish,
+                dedup_key=key,
+            )
+        except sa.exc.IntegrityError:
+            async with self._database.connect() as conn:
+                existing = (
+                    await conn.execute(queries.find_active_duplicate(owner.id, key))
+                ).scalar()
+            if existing is None:  # the twin finished in between: try once more
+                return await self.enqueue_course(
+                    request, owner, outline, priority=priority, auto_publish=auto_publish
+                )
+            return Enqueued(existing, created=False)
+        return Enqueued(job_id, created=True)
+
+    async def claim(self, worker: str, limit: int) -> list[str]:
+        now = self._clock.now()
+        statement = queries.claim_next_jobs(worker, limit, now, self._lease_end())
+        async with self._database.transaction() as conn:
+            return list((await conn.execute(statement)).scalars())
+
+    async def claim_job(self, job_id: str, worker: str) -> bool:
+        statement = queries.claim_job(job_id, worker, self._clock.now(), self._lease_end())
+        async with self._database.transaction() as conn:
+            return (await conn.execute(statement)).scalar() is not None
+
+    async def heartbeat(self, worker: str, job_ids: list[str]) -> tuple[set[str], set[str]]:
+        """Renews leases; returns (jobs still held, jobs whose cancellation was asked)."""
+        if not job_ids:
+            return set(), set()
+        statement = queries.extend_leases(worker, job_ids, self._clock.now(), self._lease_end())
+        async with self._database.transaction() as conn:
+            rows = (await conn.execute(statement)).all()
+        return {row.id for row in rows}, {row.id for row in rows if row.cancel_requested}
+
+    async def release(self, worker: str, job_ids: list[str]) -> list[str]:
+        if not job_ids:
+            return []
+        statement = queries.release_leases(worker, job_ids, self._clock.now())
+        async with self._database.transaction() as conn:
+            released = list((await conn.execute(statement)).scalars())
+            for job_id in released:
+                message = "Worker stopped; the job is queued again"
+                await self._log(conn, job_id, "warning", message)
+        return released
+
+    async def rescue_expired(self, limit: int = 100) -> list[str]:
+        """Jobs of dead workers: queued again after a backoff, or failed after max attempts."""
+        now = self._clock.now()
+        async with self._database.transaction() as conn:
+            expired = (await conn.execute(queries.select_expired_leases(now, limit))).all()
+            for job_id, attempts, worker in expired:
+                if attempts >= self.policy.max_attempts:
+                    error = (
+                        f"gave up after {attempts} attempts: the worker running it stopped "
+                        f"renewing its lease each time (last: {worker})"
+                    )
+                    await conn.execute(queries.fail_lost_job(job_id, now, error))
+                    await insert_event(
+                        conn, job_id, "job_failed", {"error": error, "unit": None}, now
+                    )
+                    continue
+                delay = self.policy.backoff(attempts)
+                not_before = now + timedelta(seconds=delay)
+                await conn.execute(queries.requeue_lost_job(job_id, now, not_before))
+                message = f"Lease of {worker} expired; queued again in {delay:.0f} s"
+                await self._log(conn, job_id, "warning", message)
+        return [row[0] for row in expired]
+
+    async def cancel(self, job_id: str) -> CancelOutcome:
+        now = self._clock.now()
+        async with self._database.transaction() as conn:
+            if (await conn.execute(queries.cancel_pending_job(job_id, now))).rowcount:
+                await insert_event(conn, job_id, "job_cancelled", {}, now)
+                return "cancelled"
+            if (await conn.execute(queries.request_cancel_of_running_job(job_id, now))).rowcount:
+                await self._log(conn, job_id, "info", "Cancellation requested")
+                return "cancelling"
+        try:
+            await self._store.get_job(job_id)
+        except LookupError:
+            return "not_found"
+        return "finished"
+
+    async def retry(self, job_id: str) -> bool:
+        """A failed or cancelled job is queued again; False when it is neither."""
+        now = self._clock.now()
+        async with self._database.transaction() as conn:
+            if not (await conn.execute(queries.requeue_finished_job(job_id, now))).rowcount:
+                return False
+            await self._log(conn, job_id, "info", "Queued again; finished units are kept")
+        return True
+
+    async def purge_old_events(self, older_than: timedelta) -> int:
+        statement = queries.delete_old_events(self._clock.now() - older_than)
+        async with self._database.transaction() as conn:
+            return (await conn.execute(statement)).rowcount
+
+    def _lease_end(self) -> datetime:
+        return self._clock.now() + timedelta(seconds=self.policy.lease_s)
+
+    async def _log(self, conn: AsyncConnection, job_id: str, level: str, message: str) -> None:
+        fields = {"level": level, "message": message, "details": {}}
+        await insert_event(conn, job_id, "log", fields, self._clock.now())
+
+
+def dedup_key(request: CourseRequest, outline: CourseOutline | None) -> str:
+    """Same owner + same brief and outline = the same job."""
+    document = {
+        "request": request.model_dump(mode="json"),
+        "outline": outline.model_dump(mode="json") if outline else None,
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()

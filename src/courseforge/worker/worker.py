@@ -1,0 +1,176 @@
+"""A worker runs up to `concurrency` jobs at once, each under a lease it keeps renewing.
+
+Its loop claims jobs while it has room, renews leases (the heartbeat, which also
+delivers cancellation requests), rescues the jobs of dead workers and deletes old
+events. On shutdown it stops claiming, gives running jobs a grace period, then hands
+the rest back to the queue so another worker can take them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from courseforge.logs import get_logger
+from courseforge.pipeline.runner import JobFailedError
+from courseforge.queue.job_queue import JobQueue
+from courseforge.store.job_store import JobStore
+
+RunJob = Callable[[str], Awaitable[object]]
+StopReason = Literal["cancel_requested", "lease_lost", "shutdown", "interrupted"]
+_log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    concurrency: int = 4
+    poll_interval_s: float = 1.0
+    maintenance_interval_s: float = 15.0
+    retention: timedelta = timedelta(hours=24)
+    shutdown_grace_s: float = 10.0
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        queue: JobQueue,
+        store: JobStore,
+        run_job: RunJob,
+        config: WorkerConfig | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.id = worker_id or new_worker_id()
+        self._queue = queue
+        self._store = store
+        self._run_job = run_job
+        self.config = config or WorkerConfig()
+        self._running: dict[str, asyncio.Task[object]] = {}
+        self._stop_reasons: dict[str, StopReason] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        background = [
+            asyncio.create_task(self._heartbeats()),
+            asyncio.create_task(self._maintenance()),
+        ]
+        try:
+            while not stop.is_set():
+                await self._claim_while_room()
+                await self._idle(stop)
+        finally:
+            await self._shut_down()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+
+    async def run_claimed(self, job_id: str) -> None:
+        """Runs one job this process has already claimed (the command line's own job).
+
+        A cancellation from outside (Ctrl-C) marks the job cancelled, and resumable.
+        """
+        current = asyncio.current_task()
+        assert current is not None
+        self._running[job_id] = current
+        heartbeat = asyncio.create_task(self._heartbeats())
+        try:
+            await self._execute(job_id, unexplained="interrupted")
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+
+    async def _claim_while_room(self) -> None:
+        room = self.config.concurrency - len(self._running)
+        if room <= 0:
+            return
+        for job_id in await self._queue.claim(self.id, room):
+            self._running[job_id] = asyncio.create_task(self._execute(job_id, "shutdown"))
+            self._running[job_id].add_done_callback(lambda _task: self._wake.set())
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
+        await asyncio.wait(
+            waiters, timeout=self.config.poll_interval_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in waiters:
+            waiter.cancel()
+        self._wake.clear()
+
+    async def _execute(self, job_id: str, unexplained: StopReason) -> None:
+        """Runs the job; `unexplained` is what a cancellation nobody here asked for means."""
+        log = _log.bind(job_id=job_id, worker=self.id)
+        try:
+            await self._run_job(job_id)
+        except asyncio.CancelledError:
+            reason = self._stop_reasons.pop(job_id, unexplained)
+            log.info("job_stopped", reason=reason)
+            await asyncio.shield(self._after_stop(job_id, reason))
+            if reason == "interrupted":
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # handled here: the task goes on (or ends) normally
+        except JobFailedError as failure:
+            log.warning("job_failed", unit=failure.unit, reason=failure.reason)
+        except Exception as error:  # a bug, or the database went away: the lease will expire
+            log.exception("job_crashed", error=repr(error))
+        finally:
+            self._running.pop(job_id, None)
+            self._stop_reasons.pop(job_id, None)
+
+    async def _after_stop(self, job_id: str, reason: StopReason) -> None:
+        if reason in ("cancel_requested", "interrupted"):
+            await self._store.mark_cancelled(job_id)
+        elif reason == "shutdown":
+            await self._queue.release(self.id, [job_id])
+        # lease_lost: another worker owns the job now; leave it alone.
+
+    async def _heartbeats(self) -> None:
+        every = self._queue.policy.lease_s / 3
+        while True:
+            await asyncio.sleep(every)
+            held, cancel = await self._queue.heartbeat(self.id, list(self._running))
+            for job_id in list(self._running):
+                if job_id not in held:
+                    self._stop(job_id, "lease_lost")
+                elif job_id in cancel:
+                    self._stop(job_id, "cancel_requested")
+
+    def _stop(self, job_id: str, reason: StopReason) -> None:
+        task = self._running.get(job_id)
+        if task is not None and not task.done():
+            self._stop_reasons[job_id] = reason
+            task.cancel()
+
+    async def _maintenance(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a failed sweep is retried next round
+                rescued = await self._queue.rescue_expired()
+                purged = await self._queue.purge_old_events(self.config.retention)
+                if rescued or purged:
+                    _log.info("maintenance", rescued=len(rescued), purged_events=purged)
+            await asyncio.sleep(self.config.maintenance_interval_s)
+
+    async def _shut_down(self) -> None:
+        if not self._running:
+            return
+        running = list(self._running.values())
+        _, still = await asyncio.wait(running, timeout=self.config.shutdown_grace_s)
+        for job_id, task in list(self._running.items()):
+            if task in still:
+                self._stop(job_id, "shutdown")
+        await asyncio.gather(*still, return_exceptions=True)
