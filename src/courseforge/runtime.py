@@ -92,7 +92,11 @@ async def open_runtime(
     try:
         gateway = make_gateway(provider, choice, settings, clock)
         store = JobStore(database, clock)
-        policy = QueuePolicy(lease_s=settings.lease_s, max_attempts=settings.job_max_attempts)
+        policy = QueuePolicy(
+            lease_s=settings.lease_s,
+            max_attempts=settings.job_max_attempts,
+            backoff_initial_s=settings.retry_backoff_s,
+        )
         yield Runtime(
             settings,
             choice,

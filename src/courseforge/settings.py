@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="a running job's lease; renewed every third"
     )
     poll_interval_s: float = Field(default=1.0, gt=0, description="how often an idle worker looks")
+    retry_backoff_s: float = Field(
+        default=2.0, gt=0, description="first wait before a lost job returns"
+    )
     job_max_attempts: int = Field(default=3, ge=1, le=20, description="claims before a job fails")
     retention_hours: float = Field(default=24.0, gt=0, description="keep events of finished jobs")
 
@@ -61,6 +64,9 @@ class Settings(BaseSettings):
     fake_error_rate: float = Field(default=0.0, ge=0, le=1)
     fake_invalid_rate: float = Field(default=0.0, ge=0, le=1)
     fake_seed: int = 0
+    fake_crash_on: str | None = Field(
+        default=None, description="fault injection: the process dies on a prompt containing this"
+    )
 
     @field_validator("llm_base_url", "openai_api_key", "anthropic_api_key", "llm_api_key")
     @classmethod

@@ -1,4 +1,4 @@
-"""Entry point: `courseforge generate|db ...`. Exit codes: 0 ok, 1 failed, 2 usage, 130 interrupted."""
+"""The `courseforge` command. Exit codes: 0 ok, 1 failed, 2 usage, 130 interrupted."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import sys
 
 import typer
 
-from courseforge.cli import db_commands
+from courseforge.cli import db_commands, jobs_commands
 from courseforge.cli.generate import generate
+from courseforge.cli.worker_command import worker
 
 app = typer.Typer(
     name="courseforge",
@@ -17,7 +18,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(name="generate")(generate)
+app.command(name="worker")(worker)
 app.add_typer(db_commands.app, name="db")
+app.add_typer(jobs_commands.app, name="jobs")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from courseforge.llm.port import Completion, CompletionRequest
 from courseforge.llm.schema_sample import sample_instance
 
 FOCUS_PREFIXES = ("Focus:", "Topic:")
+CRASH_EXIT_CODE = 70
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,14 @@ class FakeProvider:
         error_rate: float = 0.0,
         invalid_rate: float = 0.0,
         seed: int = 0,
+        crash_on: str | None = None,
     ) -> None:
         self._latency_s = latency_ms / 1000
         self._profiles = profiles or {}
         self._error_rate = error_rate
         self._invalid_rate = invalid_rate
         self._random = random.Random(seed)
+        self._crash_on = crash_on
         self.requests: list[CompletionRequest] = []
 
     async def complete(self, request: CompletionRequest) -> Completion:
@@ -53,6 +57,8 @@ class FakeProvider:
         # answer counts against it.
         started = time.monotonic()
         self.requests.append(request)
+        if self._crash_on and any(self._crash_on in m.content for m in request.messages):
+            os._exit(CRASH_EXIT_CODE)  # fault injection: a unit that kills its worker process
         roll = self._random.random()
         text = json.dumps(sample_instance(request.json_schema, subject_of(request)))
         if roll < self._invalid_rate:

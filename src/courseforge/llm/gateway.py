@@ -92,11 +92,14 @@ class LLMGateway:
         self._slots = asyncio.Semaphore(concurrency)
         self._policy = policy or RetryPolicy()
         self._clock = clock or SystemClock()
+        self._labels: dict[str, str] = {}
 
-    def with_recorder(self, recorder: CallRecorder) -> LLMGateway:
-        """The same gateway (same provider, same concurrency budget) recording elsewhere."""
+    def with_recorder(self, recorder: CallRecorder, **labels: str) -> LLMGateway:
+        """The same gateway (same provider, same concurrency budget) recording elsewhere;
+        `labels` (e.g. the job id) travel in every request's metadata."""
         bound = copy.copy(self)
         bound._recorder = recorder
+        bound._labels = {**self._labels, **labels}
         return bound
 
     def with_policy(self, policy: RetryPolicy) -> LLMGateway:
@@ -132,7 +135,7 @@ class LLMGateway:
                         json_schema=json_schema_of(output_type),
                         schema_name=output_type.__name__,
                         max_tokens=max_tokens,
-                        metadata={"unit": unit, "tier": tier},
+                        metadata={**self._labels, "unit": unit, "tier": tier},
                     )
                     return await self._attempt(
                         output_type, request, conversation, unit, tier, attempt_number

@@ -73,6 +73,7 @@ def build_provider(choice: ProviderChoice, settings: Settings) -> LLMProvider:
             error_rate=settings.fake_error_rate,
             invalid_rate=settings.fake_invalid_rate,
             seed=settings.fake_seed,
+            crash_on=settings.fake_crash_on,
         )
     if choice.name == "openai":
         from courseforge.llm.openai_provider import OpenAIProvider

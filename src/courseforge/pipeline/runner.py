@@ -114,7 +114,7 @@ class CoursePipeline:
     async def _start(self, job_id: str) -> _Run:
         job = await self._store.get_job(job_id)
         results = await self._store.load_units(job_id)
-        llm = self._llm.with_recorder(self._calls)
+        llm = self._llm.with_recorder(self._calls, job_id=job_id)
         ctx = plan.PlanContext(job_id, job.request, llm, results, job.outline)
         if ctx.outline is None and "outline" in results:
             ctx.outline = CourseOutline.model_validate(results["outline"])
@@ -171,7 +171,9 @@ class CoursePipeline:
             # queue empty means an earlier holder already wrote this one.
             batch, self._unwritten = self._unwritten, []
             if batch:
-                await self._record_completions(job_id, batch, run)
+                # A cancellation must not cut a write in half (it would strand the
+                # connection); the write finishes, then the cancellation goes on.
+                await asyncio.shield(self._record_completions(job_id, batch, run))
 
     async def _record_completions(
         self, job_id: str, batch: list[tuple[plan.Unit, Any]], run: _Run
@@ -272,10 +274,13 @@ class CoursePipeline:
     async def _emit_all(self, job_id: str, step_events: list[StepEvent]) -> None:
         events = [self._event(job_id, type_, **fields) for type_, fields in step_events]
         if events:
-            async with self._writer:
-                await self._store.append_events(events)
-                for event in events:
-                    await self._events.publish(event)
+            await asyncio.shield(self._write_events(events))
+
+    async def _write_events(self, events: list[JobEvent]) -> None:
+        async with self._writer:
+            await self._store.append_events(events)
+            for event in events:
+                await self._events.publish(event)
 
     async def _emit(self, job_id: str, type_: EventType, **fields: Any) -> None:
         await self._emit_all(job_id, [(type_, fields)])

@@ -126,7 +126,17 @@ class JobQueue:
         now = self._clock.now()
         async with self._database.transaction() as conn:
             expired = (await conn.execute(queries.select_expired_leases(now, limit))).all()
+            cancel_requested = set(
+                (
+                    await conn.execute(queries.cancel_requested_among([r[0] for r in expired]))
+                ).scalars()
+            )
             for job_id, attempts, worker in expired:
+                if job_id in cancel_requested:
+                    # Its worker died before it could stop: finish the cancellation here.
+                    await conn.execute(queries.cancel_lost_job(job_id, now))
+                    await insert_event(conn, job_id, "job_cancelled", {}, now)
+                    continue
                 if attempts >= self.policy.max_attempts:
                     error = (
                         f"gave up after {attempts} attempts: the worker running it stopped "
@@ -160,12 +170,16 @@ class JobQueue:
         return "finished"
 
     async def retry(self, job_id: str) -> bool:
-        """A failed or cancelled job is queued again; False when it is neither."""
+        """A failed or cancelled job is queued again; False when it is neither, or when
+        an identical job of the same owner is active (that one is the retry)."""
         now = self._clock.now()
-        async with self._database.transaction() as conn:
-            if not (await conn.execute(queries.requeue_finished_job(job_id, now))).rowcount:
-                return False
-            await self._log(conn, job_id, "info", "Queued again; finished units are kept")
+        try:
+            async with self._database.transaction() as conn:
+                if not (await conn.execute(queries.requeue_finished_job(job_id, now))).rowcount:
+                    return False
+                await self._log(conn, job_id, "info", "Queued again; finished units are kept")
+        except sa.exc.IntegrityError:
+            return False
         return True
 
     async def purge_old_events(self, older_than: timedelta) -> int:

@@ -50,6 +50,7 @@ class JobRecord:
     items_completed: int
     items_total: int
     current_item: str | None
+    attempts: int
     error: str | None
     failed_unit: str | None
     llm_calls: int
@@ -414,6 +415,7 @@ def _job_record(row: Any) -> JobRecord:
         items_completed=row["items_completed"],
         items_total=row["items_total"],
         current_item=row["current_item"],
+        attempts=row["attempts"],
         error=row["error"],
         failed_unit=row["failed_unit"],
         llm_calls=row["llm_calls"],

@@ -64,9 +64,10 @@ class Worker:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        quit_background = asyncio.Event()
         background = [
-            asyncio.create_task(self._heartbeats()),
-            asyncio.create_task(self._maintenance()),
+            asyncio.create_task(self._heartbeats(quit_background)),
+            asyncio.create_task(self._maintenance(quit_background)),
         ]
         try:
             while not stop.is_set():
@@ -74,8 +75,8 @@ class Worker:
                 await self._idle(stop)
         finally:
             await self._shut_down()
-            for task in background:
-                task.cancel()
+            # Asked to end, not cancelled: a cancelled query would strand its connection.
+            quit_background.set()
             await asyncio.gather(*background, return_exceptions=True)
 
     async def run_claimed(self, job_id: str) -> None:
@@ -86,12 +87,13 @@ class Worker:
         current = asyncio.current_task()
         assert current is not None
         self._running[job_id] = current
-        heartbeat = asyncio.create_task(self._heartbeats())
+        quit_heartbeats = asyncio.Event()
+        heartbeat = asyncio.create_task(self._heartbeats(quit_heartbeats))
         try:
             await self._execute(job_id, unexplained="interrupted")
         finally:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            quit_heartbeats.set()
+            await asyncio.shield(asyncio.gather(heartbeat, return_exceptions=True))
 
     async def _claim_while_room(self) -> None:
         room = self.config.concurrency - len(self._running)
@@ -139,10 +141,9 @@ class Worker:
             await self._queue.release(self.id, [job_id])
         # lease_lost: another worker owns the job now; leave it alone.
 
-    async def _heartbeats(self) -> None:
+    async def _heartbeats(self, quit: asyncio.Event) -> None:
         every = self._queue.policy.lease_s / 3
-        while True:
-            await asyncio.sleep(every)
+        while not await _wait(quit, every):
             held, cancel = await self._queue.heartbeat(self.id, list(self._running))
             for job_id in list(self._running):
                 if job_id not in held:
@@ -156,14 +157,15 @@ class Worker:
             self._stop_reasons[job_id] = reason
             task.cancel()
 
-    async def _maintenance(self) -> None:
+    async def _maintenance(self, quit: asyncio.Event) -> None:
         while True:
             with contextlib.suppress(Exception):  # a failed sweep is retried next round
                 rescued = await self._queue.rescue_expired()
                 purged = await self._queue.purge_old_events(self.config.retention)
                 if rescued or purged:
                     _log.info("maintenance", rescued=len(rescued), purged_events=purged)
-            await asyncio.sleep(self.config.maintenance_interval_s)
+            if await _wait(quit, self.config.maintenance_interval_s):
+                return
 
     async def _shut_down(self) -> None:
         if not self._running:
@@ -174,3 +176,12 @@ class Worker:
             if task in still:
                 self._stop(job_id, "shutdown")
         await asyncio.gather(*still, return_exceptions=True)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> bool:
+    """Waits up to `seconds` for `event`; says whether it was set."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
