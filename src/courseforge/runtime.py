@@ -16,6 +16,7 @@ from courseforge.llm.registry import ProviderChoice, build_provider, choose_prov
 from courseforge.pipeline.events import EventSink, FanOut
 from courseforge.pipeline.runner import CoursePipeline
 from courseforge.queue.job_queue import JobQueue, QueuePolicy
+from courseforge.queue.queries import RunningCaps
 from courseforge.settings import Settings
 from courseforge.store.accounts import AccountStore
 from courseforge.store.database import Database
@@ -55,6 +56,7 @@ class Runtime:
             concurrency=concurrency or self.settings.worker_concurrency,
             poll_interval_s=self.settings.poll_interval_s,
             retention=timedelta(hours=self.settings.retention_hours),
+            shutdown_grace_s=self.settings.shutdown_grace_s,
         )
         return Worker(self.queue, self.store, run_job, config)
 
@@ -77,6 +79,16 @@ def make_gateway(
             max_attempts=settings.llm_max_attempts, call_timeout_s=settings.llm_timeout_s
         ),
         clock=clock,
+    )
+
+
+def running_caps(settings: Settings) -> RunningCaps:
+    return RunningCaps(
+        student=settings.max_running_student,
+        teacher=settings.max_running_teacher,
+        admin=settings.max_running_admin,
+        organization=settings.max_running_per_organization,
+        total=settings.max_running_total,
     )
 
 
@@ -103,7 +115,7 @@ async def open_runtime(
             database,
             store,
             AccountStore(database, clock),
-            JobQueue(database, store, clock, policy),
+            JobQueue(database, store, clock, policy, running_caps(settings)),
             gateway,
             clock,
         )

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="first wait before a lost job returns"
     )
     job_max_attempts: int = Field(default=3, ge=1, le=20, description="claims before a job fails")
+    max_running_student: int = Field(default=1, ge=0, description="running jobs per student")
+    max_running_teacher: int = Field(default=3, ge=0, description="running jobs per teacher")
+    max_running_admin: int = Field(default=10, ge=0, description="running jobs per admin")
+    max_running_per_organization: int = Field(default=50, ge=0)
+    max_running_total: int = Field(default=100, ge=1, description="running jobs in all")
+    shutdown_grace_s: float = Field(default=10.0, ge=0, description="time to finish on SIGTERM")
     retention_hours: float = Field(default=24.0, gt=0, description="keep events of finished jobs")
 
     log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR")

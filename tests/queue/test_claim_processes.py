@@ -20,6 +20,7 @@ from courseforge.runtime import open_runtime
 from courseforge.settings import Settings
 from courseforge.store.tables import jobs
 from tests.conftest import _admin, _pg_url
+from tests.queue.caps import UNCAPPED
 
 PROCESSES = 4
 JOBS = 200
@@ -31,10 +32,11 @@ import asyncio, json, sys
 
 from courseforge.runtime import open_runtime
 from courseforge.settings import Settings
+from tests.queue.caps import UNCAPPED
 
 
 async def main(url, worker):
-    async with open_runtime(Settings(database_url=url, llm_provider="fake")) as runtime:
+    async with open_runtime(Settings(database_url=url, llm_provider="fake", **UNCAPPED)) as runtime:
         async with runtime.database.connect():
             pass
         print("ready", flush=True)
@@ -84,7 +86,7 @@ async def _read_jobs(settings: Settings) -> list[sa.Row[tuple[str, str, str | No
 
 
 def test_processes_claim_each_job_exactly_once(postgres_url: str, tmp_path: Path) -> None:
-    settings = Settings(database_url=postgres_url, llm_provider="fake")
+    settings = Settings(database_url=postgres_url, llm_provider="fake", **UNCAPPED)
     asyncio.run(_enqueue_jobs(settings))
 
     workers = [f"proc-{index}" for index in range(PROCESSES)]

@@ -18,6 +18,7 @@ from courseforge.queue.job_queue import Enqueued
 from courseforge.runtime import Runtime, open_runtime
 from courseforge.settings import Settings
 from courseforge.store.tables import job_events, jobs
+from tests.queue.caps import UNCAPPED
 
 LEASE_S = 30.0
 MAX_ATTEMPTS = 3
@@ -35,6 +36,7 @@ async def runtime(database_url: str, clock: FakeClock) -> AsyncIterator[Runtime]
         llm_provider="fake",
         lease_s=LEASE_S,
         job_max_attempts=MAX_ATTEMPTS,
+        **UNCAPPED,
     )
     async with open_runtime(settings, clock=clock) as opened:
         yield opened

@@ -53,7 +53,9 @@ class JobQueue:
         store: JobStore,
         clock: Clock | None = None,
         policy: QueuePolicy | None = None,
+        caps: queries.RunningCaps | None = None,
     ) -> None:
+        self.caps = caps or queries.RunningCaps()
         self._database = database
         self._store = store
         self._clock = clock or SystemClock()
@@ -91,9 +93,17 @@ class JobQueue:
         return Enqueued(job_id, created=True)
 
     async def claim(self, worker: str, limit: int) -> list[str]:
-        now = self._clock.now()
-        statement = queries.claim_next_jobs(worker, limit, now, self._lease_end())
+        """Up to `limit` jobs for `worker`, within the running caps (extra jobs wait)."""
         async with self._database.transaction() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(queries.serialize_claims())
+            room = self.caps.total - (await conn.execute(queries.count_running())).scalar_one()
+            if room <= 0:
+                return []
+            now = self._clock.now()
+            statement = queries.claim_next_jobs(
+                worker, min(limit, room), now, self._lease_end(), self.caps
+            )
             return list((await conn.execute(statement)).scalars())
 
     async def claim_job(self, job_id: str, worker: str) -> bool:

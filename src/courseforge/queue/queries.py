@@ -8,34 +8,105 @@ hosts of a deployment must keep their clocks in sync (NTP), as with any lease.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from courseforge.store.tables import job_events, jobs
+from courseforge.store.tables import job_events, jobs, users
 
 ACTIVE = ("pending", "running")
 FINISHED = ("completed", "failed", "cancelled")
 
 
-def claim_next_jobs(worker: str, limit: int, now: datetime, lease_until: datetime) -> sa.Update:
-    """Takes up to `limit` due pending jobs, most urgent then oldest first.
+@dataclass(frozen=True)
+class RunningCaps:
+    """How many jobs may run at once: per owner by role, per organization, in all."""
 
-    PostgreSQL: one statement; `FOR UPDATE SKIP LOCKED` lets concurrent claimers pass
-    each other's candidates instead of waiting, and no job is taken twice. SQLite: the
-    same statement inside a BEGIN IMMEDIATE transaction, which excludes other writers.
+    student: int = 1
+    teacher: int = 3
+    admin: int = 10
+    organization: int = 50
+    total: int = 100
+
+
+def serialize_claims() -> sa.TextClause:
+    """PostgreSQL: claims queue on one transaction-scoped lock so the running caps hold
+    exactly (counting running jobs and taking one must not interleave between workers).
+    SQLite needs none: BEGIN IMMEDIATE already admits one writer at a time."""
+    return sa.text("SELECT pg_advisory_xact_lock(7304918251)")
+
+
+def count_running() -> sa.Select[int]:
+    return sa.select(sa.func.count()).select_from(jobs).where(jobs.c.status == "running")
+
+
+def claim_next_jobs(
+    worker: str, limit: int, now: datetime, lease_until: datetime, caps: RunningCaps
+) -> sa.Update:
+    """Takes up to `limit` due pending jobs, keeping every owner and organization within
+    its running cap, even within one batch. Owners take turns (fair share: a job's place
+    is its owner's running jobs plus its rank among that owner's waiting jobs), then the
+    most urgent, then the oldest.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED` lets a claim pass rows another transaction holds
+    instead of waiting on them, and no job is taken twice. SQLite: the same statement
+    inside a BEGIN IMMEDIATE transaction, which excludes other writers.
     """
+    ranked = _ranked_pending(now, caps)
+    within_caps = sa.and_(
+        sa.or_(ranked.c.owner_id.is_(None), ranked.c.owner_load <= ranked.c.owner_cap),
+        sa.or_(ranked.c.organization_id.is_(None), ranked.c.org_load <= caps.organization),
+    )
     due = (
         sa.select(jobs.c.id)
+        .join(ranked, ranked.c.id == jobs.c.id)
+        .where(within_caps)
+        .order_by(ranked.c.owner_load, jobs.c.priority.desc(), jobs.c.created_at)
+        .limit(limit)
+        .with_for_update(of=jobs, skip_locked=True)
+    )
+    return _take(jobs.c.id.in_(due.scalar_subquery()), worker, now, lease_until)
+
+
+def _ranked_pending(now: datetime, caps: RunningCaps) -> sa.Subquery:
+    """Due pending jobs with the load their owner and organization would have if taken."""
+    running = jobs.alias("running")
+    owner = users.alias("owner")
+    urgency = (jobs.c.priority.desc(), jobs.c.created_at)
+
+    def running_for(column: str) -> sa.ScalarSelect[int]:
+        return (
+            sa.select(sa.func.count())
+            .select_from(running)
+            .where(running.c.status == "running", running.c[column] == jobs.c[column])
+            .scalar_subquery()
+        )
+
+    def rank_within(column: str) -> sa.Over[int]:
+        return sa.func.row_number().over(partition_by=jobs.c[column], order_by=urgency)
+
+    owner_cap = sa.case(
+        (owner.c.role == "student", caps.student),
+        (owner.c.role == "teacher", caps.teacher),
+        else_=caps.admin,
+    )
+    return (
+        sa.select(
+            jobs.c.id,
+            jobs.c.owner_id,
+            jobs.c.organization_id,
+            (running_for("owner_id") + rank_within("owner_id")).label("owner_load"),
+            (running_for("organization_id") + rank_within("organization_id")).label("org_load"),
+            owner_cap.label("owner_cap"),
+        )
+        .select_from(jobs.outerjoin(owner, owner.c.id == jobs.c.owner_id))
         .where(
             jobs.c.status == "pending",
             sa.or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= now),
         )
-        .order_by(jobs.c.priority.desc(), jobs.c.created_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        .subquery("ranked")
     )
-    return _take(jobs.c.id.in_(due.scalar_subquery()), worker, now, lease_until)
 
 
 def claim_job(job_id: str, worker: str, now: datetime, lease_until: datetime) -> sa.Update:
