@@ -63,9 +63,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         shutil.copyfile(template, target)
         yield f"sqlite:///{target}"
         return
-    template_name: str = request.getfixturevalue("pg_template")
+    yield from _fresh_pg_database(request.getfixturevalue("pg_template"))
+
+
+@pytest.fixture
+def postgres_url(pg_template: str) -> Iterator[str]:
+    """For behaviour only PostgreSQL has (LISTEN/NOTIFY, several processes on one server)."""
+    yield from _fresh_pg_database(pg_template)
+
+
+def _fresh_pg_database(template: str) -> Iterator[str]:
     name = f"cf_test_{uuid.uuid4().hex[:12]}"
-    _admin(f"CREATE DATABASE {name} TEMPLATE {template_name}")
+    _admin(f"CREATE DATABASE {name} TEMPLATE {template}")
     try:
         yield _pg_url(name)
     finally:

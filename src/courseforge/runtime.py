@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,9 +18,10 @@ from courseforge.pipeline.events import EventSink, FanOut
 from courseforge.pipeline.runner import CoursePipeline
 from courseforge.queue.job_queue import JobQueue, QueuePolicy
 from courseforge.queue.queries import RunningCaps
+from courseforge.queue.wakeup import listen_for_jobs
 from courseforge.settings import Settings
 from courseforge.store.accounts import AccountStore
-from courseforge.store.database import Database
+from courseforge.store.database import Database, is_sqlite
 from courseforge.store.job_store import JobStore
 from courseforge.worker.worker import Worker, WorkerConfig
 
@@ -58,7 +60,14 @@ class Runtime:
             retention=timedelta(hours=self.settings.retention_hours),
             shutdown_grace_s=self.settings.shutdown_grace_s,
         )
-        return Worker(self.queue, self.store, run_job, config)
+        listen = None
+        if not is_sqlite(self.settings.database_url):
+            url = self.settings.database_url
+
+            async def listen(wake: Callable[[], None], stop: asyncio.Event) -> None:
+                await listen_for_jobs(url, wake, stop)
+
+        return Worker(self.queue, self.store, run_job, config, listen=listen)
 
 
 def make_gateway(

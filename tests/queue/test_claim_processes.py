@@ -7,19 +7,15 @@ import json
 import select
 import subprocess
 import sys
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from courseforge.domain.outline import CourseRequest
 from courseforge.runtime import open_runtime
 from courseforge.settings import Settings
 from courseforge.store.tables import jobs
-from tests.conftest import _admin, _pg_url
 from tests.queue.caps import UNCAPPED
 
 PROCESSES = 4
@@ -51,17 +47,6 @@ async def main(url, worker):
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
-
-
-@pytest.fixture
-def postgres_url(pg_template: str) -> Iterator[str]:
-    """A freshly migrated, empty PostgreSQL database (the processes share one server)."""
-    name = f"cf_test_{uuid.uuid4().hex[:12]}"
-    _admin(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
-    try:
-        yield _pg_url(name)
-    finally:
-        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _read_line(process: subprocess.Popen[str], timeout: float = 60) -> str:

@@ -90,6 +90,7 @@ class JobQueue:
                     request, owner, outline, priority=priority, auto_publish=auto_publish
                 )
             return Enqueued(existing, created=False)
+        await self._notify_workers()
         return Enqueued(job_id, created=True)
 
     async def claim(self, worker: str, limit: int) -> list[str]:
@@ -129,6 +130,7 @@ class JobQueue:
             for job_id in released:
                 message = "Worker stopped; the job is queued again"
                 await self._log(conn, job_id, "warning", message)
+        await self._notify_workers()
         return released
 
     async def rescue_expired(self, limit: int = 100) -> list[str]:
@@ -190,12 +192,18 @@ class JobQueue:
                 await self._log(conn, job_id, "info", "Queued again; finished units are kept")
         except sa.exc.IntegrityError:
             return False
+        await self._notify_workers()
         return True
 
     async def purge_old_events(self, older_than: timedelta) -> int:
         statement = queries.delete_old_events(self._clock.now() - older_than)
         async with self._database.transaction() as conn:
             return (await conn.execute(statement)).rowcount
+
+    async def _notify_workers(self) -> None:
+        if self._database.engine.dialect.name == "postgresql":
+            async with self._database.transaction() as conn:
+                await conn.execute(queries.notify_job_available())
 
     def _lease_end(self) -> datetime:
         return self._clock.now() + timedelta(seconds=self.policy.lease_s)

@@ -37,6 +37,11 @@ def serialize_claims() -> sa.TextClause:
     return sa.text("SELECT pg_advisory_xact_lock(7304918251)")
 
 
+def notify_job_available() -> sa.TextClause:
+    """PostgreSQL: tells listening workers (see wakeup.py) to look now."""
+    return sa.text("SELECT pg_notify('courseforge_jobs', '')")
+
+
 def count_running() -> sa.Select[int]:
     return sa.select(sa.func.count()).select_from(jobs).where(jobs.c.status == "running")
 

@@ -13,7 +13,7 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -24,6 +24,8 @@ from courseforge.queue.job_queue import JobQueue
 from courseforge.store.job_store import JobStore
 
 RunJob = Callable[[str], Awaitable[object]]
+# Calls its first argument whenever a job may be claimable, until the event is set.
+Listen = Callable[[Callable[[], None], asyncio.Event], Coroutine[object, object, None]]
 StopReason = Literal["cancel_requested", "lease_lost", "shutdown", "interrupted"]
 _log = get_logger(__name__)
 
@@ -49,6 +51,7 @@ class Worker:
         run_job: RunJob,
         config: WorkerConfig | None = None,
         worker_id: str | None = None,
+        listen: Listen | None = None,
     ) -> None:
         self.id = worker_id or new_worker_id()
         self._queue = queue
@@ -58,6 +61,7 @@ class Worker:
         self._running: dict[str, asyncio.Task[object]] = {}
         self._stop_reasons: dict[str, StopReason] = {}
         self._wake = asyncio.Event()
+        self._listen = listen
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -69,6 +73,8 @@ class Worker:
             asyncio.create_task(self._heartbeats(quit_background)),
             asyncio.create_task(self._maintenance(quit_background)),
         ]
+        if self._listen is not None:
+            background.append(asyncio.create_task(self._listen(self.wake, quit_background)))
         try:
             while not stop.is_set():
                 await self._claim_while_room()
