@@ -118,13 +118,13 @@ async def test_a_long_healthy_job_is_never_rescued(database_url: str) -> None:
 
     class Slow(FunctionProvider):
         async def complete(self, request: CompletionRequest):  # type: ignore[no-untyped-def]
-            await asyncio.sleep(0.25)  # a slow model: each call outlasts the lease
+            await asyncio.sleep(0.8)  # a slow model: each call outlasts the lease
             return await super().complete(request)
 
     provider = Slow(always_valid)
     async with (
-        running_worker(database_url, provider, lease_s=0.2) as runtime,
-        running_worker(database_url, FunctionProvider(always_valid), lease_s=0.2) as sweeper,
+        running_worker(database_url, provider, lease_s=0.6) as runtime,
+        running_worker(database_url, FunctionProvider(always_valid), lease_s=0.6) as sweeper,
     ):
         sweeper_maintenance = sweeper.queue.rescue_expired
         owner = await runtime.accounts.local_user()
