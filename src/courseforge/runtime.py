@@ -84,6 +84,7 @@ def make_gateway(
         recorder=recorder or _Unbound(),
         prices=PriceTable(settings.prices),
         concurrency=concurrency,
+        tokens_per_minute=settings.llm_tokens_per_minute,
         policy=RetryPolicy(
             max_attempts=settings.llm_max_attempts, call_timeout_s=settings.llm_timeout_s
         ),

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     model_complex: str | None = Field(default=None, description="model for lessons, tasks, quizzes")
     model_simple: str | None = Field(default=None, description="model for summaries and metadata")
     llm_concurrency: int = Field(default=64, ge=1, le=512)
+    llm_tokens_per_minute: int | None = Field(
+        default=None, ge=100, description="tokens per minute for all jobs of a process"
+    )
     llm_timeout_s: float = Field(default=120.0, gt=0, le=3600)
     llm_max_attempts: int = Field(default=3, ge=1, le=10)
     prices: dict[str, tuple[float, float]] = Field(

@@ -11,7 +11,13 @@ from courseforge.clock import FakeClock
 from courseforge.domain.drafts import ModuleSummaryDraft, task_set_draft
 from courseforge.llm.errors import PermanentLLMError, StructuredOutputError, TransientLLMError
 from courseforge.llm.function_provider import AnswerFunction, FunctionProvider, valid_answer
-from courseforge.llm.gateway import CallLog, LLMGateway, ModelRoute, RetryPolicy
+from courseforge.llm.gateway import (
+    CallLog,
+    LLMGateway,
+    ModelRoute,
+    RetryPolicy,
+    estimate_prompt_tokens,
+)
 from courseforge.llm.port import ChatMessage, Completion, CompletionRequest, LLMProvider
 from courseforge.llm.pricing import PriceTable
 
@@ -365,3 +371,35 @@ async def test_the_cost_of_a_call_is_recorded_from_the_price_table() -> None:
     assert record.tokens_in > 0
     assert record.tokens_out > 0
     assert record.cost_usd == pytest.approx(record.tokens_in * 1e-6 + record.tokens_out * 2e-6)
+
+
+async def test_a_tokens_per_minute_budget_holds_back_calls_once_spent() -> None:
+    """1,200 tokens a minute (20 a second): once the first minute's budget is spent,
+    the next calls wait for it to refill."""
+    answer = '{"summary": "A module about leaves, light and sugar."}'
+    long_prompt = (*MESSAGES[:-1], ChatMessage("user", "Summarise the module. " + "x" * 400))
+    provider = FunctionProvider(lambda _request, _call: answer)
+    log = CallLog()
+    gateway = LLMGateway(provider, ROUTE, recorder=log, tokens_per_minute=1200)
+    loop = asyncio.get_running_loop()
+
+    started = loop.time()
+    for _ in range(11):
+        await gateway.generate(ModuleSummaryDraft, long_prompt, tier="simple", unit="summary")
+    elapsed = loop.time() - started
+
+    spent = sum(estimate_prompt_tokens(r) for r in provider.requests) + sum(
+        record.tokens_out for record in log.records
+    )
+    assert spent > 1200  # more than the bucket holds, so some calls had to wait
+    assert elapsed >= 0.9 * (spent - 1200) / 20
+
+
+async def test_without_a_token_budget_nothing_waits() -> None:
+    answer = '{"summary": "Leaves turn light into sugar."}'
+    gateway = LLMGateway(FunctionProvider(lambda _r, _c: answer), ROUTE, recorder=CallLog())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(20):
+        await gateway.generate(ModuleSummaryDraft, MESSAGES, tier="simple", unit="summary")
+    assert loop.time() - started < 5

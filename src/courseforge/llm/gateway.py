@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from aiolimiter import AsyncLimiter
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_exponential_jitter
@@ -82,6 +83,7 @@ class LLMGateway:
         recorder: CallRecorder,
         prices: PriceTable | None = None,
         concurrency: int = 16,
+        tokens_per_minute: int | None = None,
         policy: RetryPolicy | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -90,6 +92,8 @@ class LLMGateway:
         self._recorder = recorder
         self._prices = prices or PriceTable()
         self._slots = asyncio.Semaphore(concurrency)
+        # Shared by every job of the process (copies share it), like the slots above.
+        self._tokens = AsyncLimiter(tokens_per_minute, 60) if tokens_per_minute else None
         self._policy = policy or RetryPolicy()
         self._clock = clock or SystemClock()
         self._labels: dict[str, str] = {}
@@ -153,6 +157,7 @@ class LLMGateway:
         tier: Tier,
         attempt: int,
     ) -> T:
+        await self._spend_tokens(estimate_prompt_tokens(request))
         async with self._slots:
             started = self._clock.monotonic()  # latency of the call, not of the queue
             try:
@@ -164,6 +169,7 @@ class LLMGateway:
                 )
                 raise
             ended = self._clock.monotonic()
+        await self._spend_tokens(completion.tokens_out)
         try:
             value = output_type.model_validate_json(extract_json_object(completion.text))
         except (ValidationError, ValueError) as exc:
@@ -189,6 +195,11 @@ class LLMGateway:
             raise TransientLLMError(
                 f"no answer within {self._policy.call_timeout_s:g} s (call timeout)"
             ) from exc
+
+    async def _spend_tokens(self, tokens: int) -> None:
+        """Waits while the process's tokens-per-minute budget is spent (none: no wait)."""
+        if self._tokens is not None and tokens > 0:
+            await self._tokens.acquire(min(tokens, self._tokens.max_rate))
 
     def _wait_before_next_attempt(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -246,6 +257,11 @@ class LLMGateway:
                 error=error,
             )
         )
+
+
+def estimate_prompt_tokens(request: CompletionRequest) -> int:
+    """About four characters a token: what the prompt will cost before the vendor says."""
+    return sum(len(message.content) for message in request.messages) // 4
 
 
 @functools.cache
