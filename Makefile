@@ -29,6 +29,8 @@ test: install lint typecheck
 
 bench: install
 	$(BIN)/python bench/pipeline.py
+	scripts/ensure-postgres.sh
+	$(BIN)/python bench/queue.py
 
 demo: install
 	$(BIN)/courseforge generate "How photosynthesis works"
