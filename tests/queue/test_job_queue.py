@@ -526,3 +526,24 @@ async def test_purge_deletes_events_of_jobs_finished_long_ago_only(
         after = (await conn.execute(sa.select(sa.func.count()).select_from(job_events))).scalar()
     assert purged == before - after == 3  # two job_created and one job_cancelled
     assert await runtime.queue.purge_old_events(timedelta(hours=24)) == 0
+
+
+# --- poison isolation ------------------------------------------------------------------
+
+
+async def test_a_job_lost_with_its_worker_runs_only_alone(
+    runtime: Runtime, owner: User, clock: FakeClock
+) -> None:
+    lost = await enqueue(runtime, owner, "Maybe poison")
+    fresh = await enqueue(runtime, owner, "Fresh")
+    assert await runtime.queue.claim("w1", 1) == [lost]
+    await lose_lease(runtime, clock, lost)
+    advance_past(clock, (await job_row(runtime, lost))["scheduled_for"])
+
+    busy = await runtime.queue.claim_batch("w2", 5, idle=False)
+    assert busy.job_ids == [fresh]  # a busy worker never takes the suspect
+    assert not busy.alone
+
+    alone = await runtime.queue.claim_batch("w3", 5, idle=True)
+    assert alone.job_ids == [lost]  # an idle worker takes it, and only it
+    assert alone.alone

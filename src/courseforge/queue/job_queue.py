@@ -41,6 +41,12 @@ class QueuePolicy:
 
 
 @dataclass(frozen=True)
+class Claim:
+    job_ids: list[str]
+    alone: bool  # a job lost before: its worker must run nothing beside it
+
+
+@dataclass(frozen=True)
 class Enqueued:
     job_id: str
     created: bool  # False: an identical job of the same owner is already active
@@ -94,18 +100,30 @@ class JobQueue:
         return Enqueued(job_id, created=True)
 
     async def claim(self, worker: str, limit: int) -> list[str]:
-        """Up to `limit` jobs for `worker`, within the running caps (extra jobs wait)."""
+        """Up to `limit` jobs for an idle `worker` (see `claim_batch`)."""
+        return (await self.claim_batch(worker, limit, idle=True)).job_ids
+
+    async def claim_batch(self, worker: str, limit: int, *, idle: bool) -> Claim:
+        """Up to `limit` jobs for `worker`, within the running caps (extra jobs wait).
+
+        A job whose earlier run died with its worker may be a poison job (one that kills
+        every worker running it): only an `idle` worker takes it, alone, so that it can
+        take down no other job. Otherwise fresh jobs are claimed.
+        """
         async with self._database.transaction() as conn:
             if conn.dialect.name == "postgresql":
                 await conn.execute(queries.serialize_claims())
             room = self.caps.total - (await conn.execute(queries.count_running())).scalar_one()
             if room <= 0:
-                return []
-            now = self._clock.now()
-            statement = queries.claim_next_jobs(
-                worker, min(limit, room), now, self._lease_end(), self.caps
-            )
-            return list((await conn.execute(statement)).scalars())
+                return Claim([], alone=False)
+            now, until = self._clock.now(), self._lease_end()
+            if idle:
+                suspect = queries.claim_next_jobs(worker, 1, now, until, self.caps, suspect=True)
+                taken = list((await conn.execute(suspect)).scalars())
+                if taken:
+                    return Claim(taken, alone=True)
+            statement = queries.claim_next_jobs(worker, min(limit, room), now, until, self.caps)
+            return Claim(list((await conn.execute(statement)).scalars()), alone=False)
 
     async def claim_job(self, job_id: str, worker: str) -> bool:
         statement = queries.claim_job(job_id, worker, self._clock.now(), self._lease_end())

@@ -47,7 +47,13 @@ def count_running() -> sa.Select[int]:
 
 
 def claim_next_jobs(
-    worker: str, limit: int, now: datetime, lease_until: datetime, caps: RunningCaps
+    worker: str,
+    limit: int,
+    now: datetime,
+    lease_until: datetime,
+    caps: RunningCaps,
+    *,
+    suspect: bool = False,
 ) -> sa.Update:
     """Takes up to `limit` due pending jobs, keeping every owner and organization within
     its running cap, even within one batch. Owners take turns (fair share: a job's place
@@ -57,8 +63,11 @@ def claim_next_jobs(
     PostgreSQL: `FOR UPDATE SKIP LOCKED` lets a claim pass rows another transaction holds
     instead of waiting on them, and no job is taken twice. SQLite: the same statement
     inside a BEGIN IMMEDIATE transaction, which excludes other writers.
+
+    `suspect` picks among jobs whose earlier run was lost with its worker (attempts > 0):
+    such a job may be a poison job that kills its worker, so it is run alone.
     """
-    ranked = _ranked_pending(now, caps)
+    ranked = _ranked_pending(now, caps, suspect)
     within_caps = sa.and_(
         sa.or_(ranked.c.owner_id.is_(None), ranked.c.owner_load <= ranked.c.owner_cap),
         sa.or_(ranked.c.organization_id.is_(None), ranked.c.org_load <= caps.organization),
@@ -74,7 +83,7 @@ def claim_next_jobs(
     return _take(jobs.c.id.in_(due.scalar_subquery()), worker, now, lease_until)
 
 
-def _ranked_pending(now: datetime, caps: RunningCaps) -> sa.Subquery:
+def _ranked_pending(now: datetime, caps: RunningCaps, suspect: bool) -> sa.Subquery:
     """Due pending jobs with the load their owner and organization would have if taken."""
     running = jobs.alias("running")
     owner = users.alias("owner")
@@ -109,6 +118,7 @@ def _ranked_pending(now: datetime, caps: RunningCaps) -> sa.Subquery:
         .where(
             jobs.c.status == "pending",
             sa.or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= now),
+            jobs.c.attempts > 0 if suspect else jobs.c.attempts == 0,
         )
         .subquery("ranked")
     )

@@ -62,6 +62,7 @@ class Worker:
         self._stop_reasons: dict[str, StopReason] = {}
         self._wake = asyncio.Event()
         self._listen = listen
+        self._alone: str | None = None
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -103,9 +104,11 @@ class Worker:
 
     async def _claim_while_room(self) -> None:
         room = self.config.concurrency - len(self._running)
-        if room <= 0:
-            return
-        for job_id in await self._queue.claim(self.id, room):
+        if room <= 0 or self._alone in self._running:
+            return  # full, or running a job that may be poison, which runs alone
+        claim = await self._queue.claim_batch(self.id, room, idle=not self._running)
+        self._alone = claim.job_ids[0] if claim.alone else None
+        for job_id in claim.job_ids:
             self._running[job_id] = asyncio.create_task(self._execute(job_id, "shutdown"))
             self._running[job_id].add_done_callback(lambda _task: self._wake.set())
 
