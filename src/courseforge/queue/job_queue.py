@@ -118,17 +118,24 @@ class JobQueue:
                 return Claim([], alone=False)
             now, until = self._clock.now(), self._lease_end()
             if idle:
-                suspect = queries.claim_next_jobs(worker, 1, now, until, self.caps, suspect=True)
-                taken = list((await conn.execute(suspect)).scalars())
+                suspect = queries.claim_next_jobs(suspect=True)
+                params = queries.claim_params(worker, 1, now, until, self.caps)
+                taken = list((await conn.execute(suspect, params)).scalars())
                 if taken:
                     return Claim(taken, alone=True)
-            statement = queries.claim_next_jobs(worker, min(limit, room), now, until, self.caps)
-            return Claim(list((await conn.execute(statement)).scalars()), alone=False)
+            params = queries.claim_params(worker, min(limit, room), now, until, self.caps)
+            claimed = (await conn.execute(queries.claim_next_jobs(), params)).scalars()
+            return Claim(list(claimed), alone=False)
 
     async def claim_job(self, job_id: str, worker: str) -> bool:
-        statement = queries.claim_job(job_id, worker, self._clock.now(), self._lease_end())
+        params = {
+            "job_id": job_id,
+            "worker": worker,
+            "now": self._clock.now(),
+            "lease_until": self._lease_end(),
+        }
         async with self._database.transaction() as conn:
-            return (await conn.execute(statement)).scalar() is not None
+            return (await conn.execute(queries.claim_job(), params)).scalar() is not None
 
     async def heartbeat(self, worker: str, job_ids: list[str]) -> tuple[set[str], set[str]]:
         """Renews leases; returns (jobs still held, jobs whose cancellation was asked)."""

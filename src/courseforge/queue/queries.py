@@ -7,13 +7,14 @@ hosts of a deployment must keep their clocks in sync (NTP), as with any lease.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from courseforge.store.tables import job_events, jobs, users
+from courseforge.store.tables import UTCDateTime, job_events, jobs, users
 
 ACTIVE = ("pending", "running")
 FINISHED = ("completed", "failed", "cancelled")
@@ -46,19 +47,34 @@ def count_running() -> sa.Select[int]:
     return sa.select(sa.func.count()).select_from(jobs).where(jobs.c.status == "running")
 
 
-def claim_next_jobs(
-    worker: str,
-    limit: int,
-    now: datetime,
-    lease_until: datetime,
-    caps: RunningCaps,
-    *,
-    suspect: bool = False,
-) -> sa.Update:
-    """Takes up to `limit` due pending jobs, keeping every owner and organization within
+# How many of the most urgent pending jobs a claim ranks for fairness and caps: bounded,
+# so a claim costs the same with ten thousand jobs waiting as with ten.
+CLAIM_WINDOW = 200
+
+
+def claim_params(
+    worker: str, limit: int, now: datetime, lease_until: datetime, caps: RunningCaps
+) -> dict[str, object]:
+    """The values for `claim_next_jobs`' parameters."""
+    return {
+        "worker": worker,
+        "limit": limit,
+        "now": now,
+        "lease_until": lease_until,
+        "window": CLAIM_WINDOW,
+        "cap_student": caps.student,
+        "cap_teacher": caps.teacher,
+        "cap_admin": caps.admin,
+        "cap_organization": caps.organization,
+    }
+
+
+@functools.cache
+def claim_next_jobs(*, suspect: bool = False) -> sa.Update:
+    """Takes up to `:limit` due pending jobs, keeping every owner and organization within
     its running cap, even within one batch. Owners take turns (fair share: a job's place
     is its owner's running jobs plus its rank among that owner's waiting jobs), then the
-    most urgent, then the oldest.
+    most urgent, then the oldest. Built once; values come as parameters (`claim_params`).
 
     PostgreSQL: `FOR UPDATE SKIP LOCKED` lets a claim pass rows another transaction holds
     instead of waiting on them, and no job is taken twice. SQLite: the same statement
@@ -67,76 +83,101 @@ def claim_next_jobs(
     `suspect` picks among jobs whose earlier run was lost with its worker (attempts > 0):
     such a job may be a poison job that kills its worker, so it is run alone.
     """
-    ranked = _ranked_pending(now, caps, suspect)
+    ranked = _ranked_candidates(suspect)
     within_caps = sa.and_(
         sa.or_(ranked.c.owner_id.is_(None), ranked.c.owner_load <= ranked.c.owner_cap),
-        sa.or_(ranked.c.organization_id.is_(None), ranked.c.org_load <= caps.organization),
+        sa.or_(
+            ranked.c.organization_id.is_(None),
+            ranked.c.org_load <= sa.bindparam("cap_organization", type_=sa.Integer),
+        ),
     )
     due = (
         sa.select(jobs.c.id)
         .join(ranked, ranked.c.id == jobs.c.id)
         .where(within_caps)
         .order_by(ranked.c.owner_load, jobs.c.priority.desc(), jobs.c.created_at)
-        .limit(limit)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
         .with_for_update(of=jobs, skip_locked=True)
     )
-    return _take(jobs.c.id.in_(due.scalar_subquery()), worker, now, lease_until)
+    return _take_statement(jobs.c.id.in_(due.scalar_subquery()))
 
 
-def _ranked_pending(now: datetime, caps: RunningCaps, suspect: bool) -> sa.Subquery:
-    """Due pending jobs with the load their owner and organization would have if taken."""
-    running = jobs.alias("running")
-    owner = users.alias("owner")
-    urgency = (jobs.c.priority.desc(), jobs.c.created_at)
-
-    def running_for(column: str) -> sa.ScalarSelect[int]:
-        return (
-            sa.select(sa.func.count())
-            .select_from(running)
-            .where(running.c.status == "running", running.c[column] == jobs.c[column])
-            .scalar_subquery()
+def _ranked_candidates(suspect: bool) -> sa.Subquery:
+    """The most urgent due pending jobs, each with the load its owner and organization
+    would carry if it were taken, and its owner's cap."""
+    candidates = (
+        sa.select(
+            jobs.c.id, jobs.c.owner_id, jobs.c.organization_id, jobs.c.priority, jobs.c.created_at
         )
+        .where(
+            jobs.c.status == "pending",
+            sa.or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= sa.bindparam("now")),
+            jobs.c.attempts > 0 if suspect else jobs.c.attempts == 0,
+        )
+        .order_by(jobs.c.priority.desc(), jobs.c.created_at)
+        .limit(sa.bindparam("window", type_=sa.Integer))
+        .subquery("candidates")
+    )
+    by_owner = _running_per("owner_id")
+    by_org = _running_per("organization_id")
+    owner = users.alias("owner")
+    urgency = (candidates.c.priority.desc(), candidates.c.created_at)
 
-    def rank_within(column: str) -> sa.Over[int]:
-        return sa.func.row_number().over(partition_by=jobs.c[column], order_by=urgency)
+    def load(column: str, running: sa.Subquery) -> sa.ColumnElement[int]:
+        rank = sa.func.row_number().over(partition_by=candidates.c[column], order_by=urgency)
+        return sa.func.coalesce(running.c.running, 0) + rank
 
     owner_cap = sa.case(
-        (owner.c.role == "student", caps.student),
-        (owner.c.role == "teacher", caps.teacher),
-        else_=caps.admin,
+        (owner.c.role == "student", sa.bindparam("cap_student", type_=sa.Integer)),
+        (owner.c.role == "teacher", sa.bindparam("cap_teacher", type_=sa.Integer)),
+        else_=sa.bindparam("cap_admin", type_=sa.Integer),
     )
     return (
         sa.select(
-            jobs.c.id,
-            jobs.c.owner_id,
-            jobs.c.organization_id,
-            (running_for("owner_id") + rank_within("owner_id")).label("owner_load"),
-            (running_for("organization_id") + rank_within("organization_id")).label("org_load"),
+            candidates.c.id,
+            candidates.c.owner_id,
+            candidates.c.organization_id,
+            load("owner_id", by_owner).label("owner_load"),
+            load("organization_id", by_org).label("org_load"),
             owner_cap.label("owner_cap"),
         )
-        .select_from(jobs.outerjoin(owner, owner.c.id == jobs.c.owner_id))
-        .where(
-            jobs.c.status == "pending",
-            sa.or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= now),
-            jobs.c.attempts > 0 if suspect else jobs.c.attempts == 0,
+        .select_from(
+            candidates.outerjoin(by_owner, by_owner.c.key == candidates.c.owner_id)
+            .outerjoin(by_org, by_org.c.key == candidates.c.organization_id)
+            .outerjoin(owner, owner.c.id == candidates.c.owner_id)
         )
         .subquery("ranked")
     )
 
 
-def claim_job(job_id: str, worker: str, now: datetime, lease_until: datetime) -> sa.Update:
-    """Takes one named pending job (the command line runs the job it just queued)."""
-    return _take(sa.and_(jobs.c.id == job_id, jobs.c.status == "pending"), worker, now, lease_until)
+def _running_per(column: str) -> sa.Subquery:
+    """Running jobs counted per owner (or organization), once per claim."""
+    return (
+        sa.select(jobs.c[column].label("key"), sa.func.count().label("running"))
+        .where(jobs.c.status == "running")
+        .group_by(jobs.c[column])
+        .subquery(f"running_per_{column}")
+    )
 
 
-def _take(which: sa.ColumnElement[bool], worker: str, now: datetime, until: datetime) -> sa.Update:
+@functools.cache
+def claim_job() -> sa.Update:
+    """Takes one named pending job, `:job_id` (the command line runs the job it queued).
+    Parameters: job_id, worker, now, lease_until."""
+    return _take_statement(
+        sa.and_(jobs.c.id == sa.bindparam("job_id", type_=sa.String), jobs.c.status == "pending")
+    )
+
+
+def _take_statement(which: sa.ColumnElement[bool]) -> sa.Update:
+    now = sa.bindparam("now", type_=UTCDateTime)
     return (
         jobs.update()
         .where(which)
         .values(
             status="running",
-            lease_owner=worker,
-            lease_expires_at=until,
+            lease_owner=sa.bindparam("worker", type_=sa.String),
+            lease_expires_at=sa.bindparam("lease_until", type_=UTCDateTime),
             attempts=jobs.c.attempts + 1,
             started_at=sa.func.coalesce(jobs.c.started_at, now),
             updated_at=now,
