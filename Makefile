@@ -28,9 +28,9 @@ test: install lint typecheck
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python bench/pipeline.py
+	$(BIN)/python -m bench.pipeline
 	scripts/ensure-postgres.sh
-	$(BIN)/python bench/queue.py
+	$(BIN)/python -m bench.queue
 
 demo: install
 	$(BIN)/courseforge generate "How photosynthesis works"

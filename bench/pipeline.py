@@ -12,6 +12,14 @@ second, published figures for gpt-4.1-mini and -nano).
 
 from __future__ import annotations
 
+import os
+import sys
+
+# Run as a script, this folder comes first on sys.path, where bench/queue.py would
+# shadow the standard library's `queue` (which asyncio imports).
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
 import argparse
 import asyncio
 import tempfile
