@@ -56,7 +56,11 @@ async def test_a_worker_runs_queued_jobs_to_completion(database_url: str) -> Non
     async with running_worker(database_url, provider, worker_concurrency=2) as runtime:
         owner = await runtime.accounts.local_user()
         job_ids = [
-            (await runtime.queue.enqueue_course(tiny(f"Course number {i}"), owner)).job_id
+            (
+                await runtime.queue.enqueue_course(
+                    tiny(f"Course number {i}"), owner, auto_publish=i == 0
+                )
+            ).job_id
             for i in range(3)
         ]
         done: list[str] = []
@@ -70,8 +74,10 @@ async def test_a_worker_runs_queued_jobs_to_completion(database_url: str) -> Non
             assert asyncio.get_running_loop().time() < deadline, done
             await asyncio.sleep(0.02)  # polling the jobs' state, bounded
         jobs = [await runtime.store.get_job(job_id) for job_id in job_ids]
+        published = [await runtime.store.course_status(job.course_id or "") for job in jobs]
     assert all(job.course_id for job in jobs)
     assert all(job.finished_at is not None for job in jobs)
+    assert published == ["published", "draft", "draft"]  # only the first asked for it
 
 
 async def test_cancelling_a_running_job_stops_it_and_retry_resumes(database_url: str) -> None:

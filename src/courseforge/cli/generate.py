@@ -59,6 +59,9 @@ def generate(
     out: Path | None = typer.Option(None, help="Folder for course.json and course.md."),
     resume: str | None = typer.Option(None, help="Continue an interrupted or failed job."),
     database_url: str | None = typer.Option(None, help="Overrides COURSEFORGE_DATABASE_URL."),
+    publish: bool = typer.Option(
+        False, "--publish", help="Publish the course as soon as it is generated."
+    ),
     detach: bool = typer.Option(
         False, "--detach", help="Only queue the job and print its id (for workers elsewhere)."
     ),
@@ -100,7 +103,7 @@ def generate(
     run = _Run(job_id=resume)
     started = time.perf_counter()
     try:
-        asyncio.run(_generate(settings, request, run, out, console, started, detach))
+        asyncio.run(_generate(settings, request, run, out, console, started, detach, publish))
     except KeyboardInterrupt:
         console.print(
             f"\n[yellow]Interrupted.[/yellow] Finished units are saved; continue with: "
@@ -117,10 +120,11 @@ async def _generate(
     console: Console,
     started: float,
     detach: bool,
+    publish: bool,
 ) -> None:
     try:
         async with open_runtime(settings) as runtime:
-            run.job_id = await _queue_job(runtime, request, run.job_id, console)
+            run.job_id = await _queue_job(runtime, request, run.job_id, console, publish)
             console.print(f"Job {run.job_id}")
             if detach:
                 console.print("Queued. A worker (`courseforge worker`) will run it.")
@@ -135,12 +139,16 @@ async def _generate(
 
 
 async def _queue_job(
-    runtime: Runtime, request: CourseRequest | None, resume: str | None, console: Console
+    runtime: Runtime,
+    request: CourseRequest | None,
+    resume: str | None,
+    console: Console,
+    publish: bool,
 ) -> str:
     """A new job for this brief, or the job to resume queued again."""
     if request is not None:
         owner = await runtime.accounts.local_user()
-        enqueued = await runtime.queue.enqueue_course(request, owner)
+        enqueued = await runtime.queue.enqueue_course(request, owner, auto_publish=publish)
         if not enqueued.created:
             console.print(
                 f"[red]An identical course job is already queued or running:[/red] "

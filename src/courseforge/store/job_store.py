@@ -326,12 +326,16 @@ class JobStore:
     # --- courses ----------------------------------------------------------------
 
     async def save_course(self, job_id: str, course: Course, quality: dict[str, Any]) -> str:
-        """Stores the course as a new version: version 1 of a new course, or the next one."""
+        """Stores the course as a new version: version 1 of a new course, or the next one;
+        published at once when the job asked for `auto_publish`."""
         now = self._clock.now()
         async with self._transaction() as conn:
-            course_id = (
-                await conn.execute(sa.select(jobs.c.course_id).where(jobs.c.id == job_id))
-            ).scalar_one()
+            job = (
+                await conn.execute(
+                    sa.select(jobs.c.course_id, jobs.c.auto_publish).where(jobs.c.id == job_id)
+                )
+            ).one()
+            course_id = job.course_id
             if course_id is None:
                 course_id = str(uuid.uuid4())
                 await conn.execute(
@@ -366,7 +370,22 @@ class JobStore:
                     created_at=now,
                 )
             )
+            if job.auto_publish:
+                await conn.execute(
+                    courses.update()
+                    .where(courses.c.id == course_id)
+                    .values(status="published", published_at=now)
+                )
         return str(course_id)
+
+    async def course_status(self, course_id: str) -> str:
+        """`draft` or `published`."""
+        async with self.database.connect() as conn:
+            query = sa.select(courses.c.status).where(courses.c.id == course_id)
+            status = (await conn.execute(query)).scalar()
+        if status is None:
+            raise LookupError(f"no course with id {course_id!r}")
+        return str(status)
 
     async def load_course(self, course_id: str) -> tuple[Course, dict[str, Any]]:
         query = (
