@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import queue
 import signal
@@ -16,12 +15,9 @@ from typing import IO
 import pytest
 import sqlalchemy as sa
 
-from courseforge.domain.outline import CourseRequest
-from courseforge.runtime import open_runtime
-from courseforge.settings import Settings
 from courseforge.store.database import sync_url
+from tests.cli.helpers import enqueue
 
-TINY = {"modules": 1, "lessons_per_module": 1, "tasks_per_lesson": 1, "questions_per_quiz": 1}
 JobRow = sa.Row[tuple[str, str, int, str | None]]
 
 
@@ -97,18 +93,6 @@ def start_worker() -> Iterator[Callable[..., WorkerProcess]]:
     yield start
     for worker in started:
         worker.close()
-
-
-def enqueue(database_url: str, *topics: str) -> list[str]:
-    async def go() -> list[str]:
-        async with open_runtime(Settings(database_url=database_url, llm_provider="fake")) as rt:
-            owner = await rt.accounts.local_user()
-            return [
-                (await rt.queue.enqueue_course(CourseRequest(topic=topic, **TINY), owner)).job_id
-                for topic in topics
-            ]
-
-    return asyncio.run(go())
 
 
 def job_rows(database_url: str) -> dict[str, JobRow]:

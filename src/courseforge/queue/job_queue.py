@@ -171,7 +171,7 @@ class JobQueue:
             for job_id, attempts, worker in expired:
                 if job_id in cancel_requested:
                     # Its worker died before it could stop: finish the cancellation here.
-                    await conn.execute(queries.cancel_lost_job(job_id, now))
+                    await conn.execute(queries.finish_lost_job(job_id, now, "cancelled", None))
                     await insert_event(conn, job_id, "job_cancelled", {}, now)
                     continue
                 if attempts >= self.policy.max_attempts:
@@ -179,7 +179,7 @@ class JobQueue:
                         f"gave up after {attempts} attempts: the worker running it stopped "
                         f"renewing its lease each time (last: {worker})"
                     )
-                    await conn.execute(queries.fail_lost_job(job_id, now, error))
+                    await conn.execute(queries.finish_lost_job(job_id, now, "failed", error))
                     await insert_event(
                         conn, job_id, "job_failed", {"error": error, "unit": None}, now
                     )

@@ -239,13 +239,15 @@ def requeue_lost_job(job_id: str, now: datetime, not_before: datetime) -> sa.Upd
     )
 
 
-def fail_lost_job(job_id: str, now: datetime, error: str) -> sa.Update:
+def finish_lost_job(job_id: str, now: datetime, status: str, error: str | None) -> sa.Update:
+    """A lost job that must not run again: `failed` (out of attempts) or `cancelled`."""
     return (
         jobs.update()
         .where(jobs.c.id == job_id, jobs.c.status == "running", jobs.c.lease_expires_at < now)
         .values(
-            status="failed",
+            status=status,
             error=error,
+            cancel_requested=False,
             lease_owner=None,
             lease_expires_at=None,
             finished_at=now,
@@ -256,21 +258,6 @@ def fail_lost_job(job_id: str, now: datetime, error: str) -> sa.Update:
 
 def cancel_requested_among(job_ids: Collection[str]) -> sa.Select[str]:
     return sa.select(jobs.c.id).where(jobs.c.id.in_(job_ids), jobs.c.cancel_requested)
-
-
-def cancel_lost_job(job_id: str, now: datetime) -> sa.Update:
-    return (
-        jobs.update()
-        .where(jobs.c.id == job_id, jobs.c.status == "running", jobs.c.lease_expires_at < now)
-        .values(
-            status="cancelled",
-            cancel_requested=False,
-            lease_owner=None,
-            lease_expires_at=None,
-            finished_at=now,
-            updated_at=now,
-        )
-    )
 
 
 def cancel_pending_job(job_id: str, now: datetime) -> sa.Update:
