@@ -49,6 +49,20 @@ def test_generate_writes_json_and_markdown(fake_env: str, tmp_path: Path) -> Non
     assert "LLM provider: fake" in result.output
 
 
+def test_a_run_longer_than_its_lease_keeps_its_job(
+    fake_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The process that claimed the job renews its lease while generating."""
+    monkeypatch.setenv("COURSEFORGE_LEASE_S", "0.3")
+    monkeypatch.setenv("COURSEFORGE_FAKE_LATENCY_MS", "250")
+    result = runner.invoke(app, ["generate", "Rust ownership", *SMALL, "--out", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "course.json").exists()
+    [(_, status, _)] = job_rows(fake_env)
+    assert status == "completed"
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

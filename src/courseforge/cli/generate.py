@@ -170,15 +170,16 @@ async def _run_job(runtime: Runtime, job_id: str, console: Console) -> str:
     job = await runtime.store.get_job(job_id)
     if job.status == "completed" and job.course_id:
         return job.course_id
-    worker = runtime.worker()
+    view = ProgressView(console)
+    worker = runtime.worker(FanOut(view))  # the claim's holder is the one that heartbeats
     if not await runtime.queue.claim_job(job_id, worker.id):
         console.print(
             f"[red]Job {job_id} is {job.status} and held by another worker[/red]; "
             "resume it after that worker stops (its lease expires)."
         )
         raise typer.Exit(EXIT_FAILED)
-    with ProgressView(console) as view:
-        await runtime.worker(FanOut(view)).run_claimed(job_id)
+    with view:
+        await worker.run_claimed(job_id)
     job = await runtime.store.get_job(job_id)
     if job.status != "completed" or job.course_id is None:
         console.print(f"[red]Generation {job.status}[/red]: {job.error or 'no course was stored'}")
