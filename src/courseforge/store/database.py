@@ -91,12 +91,16 @@ def _sqlite_begin(conn: Any) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
-    # WAL lets readers run beside the one writer; NORMAL sync is durable across app crashes.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: the statements below may wait
+    # WAL lets readers run beside the one writer; NORMAL sync is durable across app crashes.
+    # The mode is stored in the file (migrations set it): switching needs a lock that
+    # other connections may hold, so only switch when the file is not in WAL yet.
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
