@@ -23,7 +23,7 @@ from courseforge.settings import Settings
 from courseforge.store.accounts import AccountStore
 from courseforge.store.database import Database, is_sqlite
 from courseforge.store.job_store import JobStore
-from courseforge.worker.worker import Worker, WorkerConfig
+from courseforge.worker.worker import Worker, WorkerConfig, new_worker_id
 
 
 class _Unbound:
@@ -44,15 +44,16 @@ class Runtime:
     llm: LLMGateway
     clock: Clock
 
-    def pipeline(self, events: EventSink) -> CoursePipeline:
-        return CoursePipeline(self.store, self.llm, events, self.clock)
+    def pipeline(self, events: EventSink, holder: str | None = None) -> CoursePipeline:
+        return CoursePipeline(self.store, self.llm, events, self.clock, holder)
 
     def worker(self, events: EventSink | None = None, *, concurrency: int | None = None) -> Worker:
         """A worker whose jobs run this runtime's pipeline (a fresh one per job run)."""
         sink = events or FanOut()
+        worker_id = new_worker_id()
 
         async def run_job(job_id: str) -> str:
-            return await self.pipeline(sink).run(job_id)
+            return await self.pipeline(sink, holder=worker_id).run(job_id)
 
         config = WorkerConfig(
             concurrency=concurrency or self.settings.worker_concurrency,
@@ -67,7 +68,7 @@ class Runtime:
             async def listen(wake: Callable[[], None], stop: asyncio.Event) -> None:
                 await listen_for_jobs(url, wake, stop)
 
-        return Worker(self.queue, self.store, run_job, config, listen=listen)
+        return Worker(self.queue, self.store, run_job, config, worker_id, listen=listen)
 
 
 def make_gateway(

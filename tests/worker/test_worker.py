@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+import sqlalchemy as sa
 
 from courseforge.domain.events import JobEvent
 from courseforge.llm.function_provider import FunctionProvider, valid_answer
 from courseforge.llm.port import CompletionRequest, LLMProvider
+from courseforge.pipeline.events import RecordingSink
+from courseforge.pipeline.runner import LeaseLostError
 from courseforge.runtime import Runtime, open_runtime
 from courseforge.settings import Settings
 from tests.worker.helpers import (
@@ -214,3 +217,34 @@ def test_a_killed_worker_loses_only_its_units_in_flight(database_url: str) -> No
 def _asked(provider: FunctionProvider) -> set[tuple[str, str]]:
     """(job, unit) of each request the provider received."""
     return {(request.metadata["job_id"], request.metadata["unit"]) for request in provider.requests}
+
+
+async def test_a_run_whose_job_was_taken_over_does_not_write_its_ending(
+    database_url: str,
+) -> None:
+    runtimes: list[Runtime] = []
+
+    class TakenOverMidRun(FunctionProvider):
+        async def complete(self, request: CompletionRequest):  # type: ignore[no-untyped-def]
+            if request.metadata["unit"] == "metadata":  # meanwhile another worker took it
+                async with runtimes[0].database.transaction() as conn:
+                    await conn.execute(
+                        sa.text("UPDATE jobs SET lease_owner = 'w2' WHERE id = :id"),
+                        {"id": request.metadata["job_id"]},
+                    )
+            return await super().complete(request)
+
+    settings = Settings(database_url=database_url, llm_provider="fake")
+    async with open_runtime(settings, provider=TakenOverMidRun(always_valid)) as runtime:
+        runtimes.append(runtime)
+        owner = await runtime.accounts.local_user()
+        job_id = (await runtime.queue.enqueue_course(tiny("Taken over"), owner)).job_id
+        assert await runtime.queue.claim_job(job_id, "w1")
+
+        with pytest.raises(LeaseLostError):
+            await runtime.pipeline(RecordingSink(), holder="w1").run(job_id)
+
+        job = await runtime.store.get_job(job_id)
+        events = [event.type for _, event in await runtime.store.list_events(job_id)]
+    assert job.status == "running"
+    assert "job_completed" not in events

@@ -35,6 +35,10 @@ from courseforge.store.job_store import JobStore, Progress, UnitCompletion
 _log = get_logger(__name__)
 
 
+class LeaseLostError(Exception):
+    """Another worker holds the job now; this run must not write its ending."""
+
+
 class JobFailedError(Exception):
     def __init__(self, unit: str, reason: str) -> None:
         super().__init__(f"{unit}: {reason}")
@@ -63,8 +67,14 @@ class CoursePipeline:
     """Runs one job: make one per run (it holds that run's call buffer and writer queue)."""
 
     def __init__(
-        self, store: JobStore, llm: LLMGateway, events: EventSink, clock: Clock | None = None
+        self,
+        store: JobStore,
+        llm: LLMGateway,
+        events: EventSink,
+        clock: Clock | None = None,
+        holder: str | None = None,
     ) -> None:
+        self._holder = holder  # the worker whose lease this run is under, if any
         self._store = store
         self._llm = llm
         self._events = events
@@ -263,12 +273,15 @@ class CoursePipeline:
     ) -> None:
         _log.info("job_finished", status=status, error=str(failure) if failure else None)
         await self._store.record_calls(job_id, self._calls.drain())
-        await self._store.mark_finished(
+        ended = await self._store.mark_finished(
             job_id,
             status,
             error=str(failure) if failure else None,
             failed_unit=failure.unit if failure else None,
+            holder=self._holder,
         )
+        if not ended:
+            raise LeaseLostError(job_id)
         await self._emit(job_id, event_type, **fields)
 
     async def _emit_all(self, job_id: str, step_events: list[StepEvent]) -> None:

@@ -143,23 +143,44 @@ class JobStore:
         )
 
     async def mark_finished(
-        self, job_id: str, status: str, *, error: str | None = None, failed_unit: str | None = None
-    ) -> None:
-        await self._update_job(
-            job_id,
-            status=status,
-            error=error,
-            failed_unit=failed_unit,
-            finished_at=self._clock.now(),
+        self,
+        job_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        failed_unit: str | None = None,
+        holder: str | None = None,
+    ) -> bool:
+        """Ends the job. With `holder`, only while that worker still holds its lease: a
+        worker that lost the job to another must not write its ending. Says whether it did."""
+        now = self._clock.now()
+        condition = jobs.c.id == job_id
+        if holder is not None:
+            condition = condition & (jobs.c.lease_owner == holder) & (jobs.c.status == "running")
+        statement = (
+            jobs.update()
+            .where(condition)
+            .values(
+                status=status,
+                error=error,
+                failed_unit=failed_unit,
+                finished_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                cancel_requested=False,
+            )
         )
+        async with self._transaction() as conn:
+            return bool((await conn.execute(statement)).rowcount)
 
-    async def mark_cancelled(self, job_id: str) -> None:
+    async def mark_cancelled(self, job_id: str, holder: str | None = None) -> None:
         """Stopped on request (or interrupted): finished units stay, a retry resumes."""
-        await self.mark_finished(job_id, "cancelled")
-        event = JobEvent(
-            type="job_cancelled", job_id=job_id, timestamp=self._clock.now(), fields={}
-        )
-        await self.append_event(event)
+        if await self.mark_finished(job_id, "cancelled", holder=holder):
+            event = JobEvent(
+                type="job_cancelled", job_id=job_id, timestamp=self._clock.now(), fields={}
+            )
+            await self.append_event(event)
 
     async def set_outline(self, job_id: str, outline: CourseOutline) -> None:
         await self._update_job(job_id, outline=outline.model_dump(mode="json"))

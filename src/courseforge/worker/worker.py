@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Literal
 
 from courseforge.logs import get_logger
-from courseforge.pipeline.runner import JobFailedError
+from courseforge.pipeline.runner import JobFailedError, LeaseLostError
 from courseforge.queue.job_queue import JobQueue
 from courseforge.store.job_store import JobStore
 
@@ -137,6 +137,8 @@ class Worker:
                 current.uncancel()  # handled here: the task goes on (or ends) normally
         except JobFailedError as failure:
             log.warning("job_failed", unit=failure.unit, reason=failure.reason)
+        except LeaseLostError:
+            log.warning("job_taken_over", note="another worker holds it now; its ending is theirs")
         except Exception as error:  # a bug, or the database went away: the lease will expire
             log.exception("job_crashed", error=repr(error))
         finally:
@@ -145,7 +147,7 @@ class Worker:
 
     async def _after_stop(self, job_id: str, reason: StopReason) -> None:
         if reason in ("cancel_requested", "interrupted"):
-            await self._store.mark_cancelled(job_id)
+            await self._store.mark_cancelled(job_id, holder=self.id)
         elif reason == "shutdown":
             await self._queue.release(self.id, [job_id])
         # lease_lost: another worker owns the job now; leave it alone.
