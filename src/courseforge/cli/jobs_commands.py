@@ -191,7 +191,7 @@ def _snapshot_lines(snapshot: JobSnapshot) -> list[tuple[str, str]]:
         ("step", job.step or "-"),
         ("progress", _progress(job)),
         ("current", job.current_item or "-"),
-        ("attempts", str(snapshot.attempts)),
+        ("attempts", str(snapshot.job.attempts)),
         ("worker", snapshot.lease_owner or "-"),
         ("created", _when(job.created_at)),
         ("started", _when(job.started_at)),
@@ -230,7 +230,7 @@ def _snapshot_json(snapshot: JobSnapshot) -> dict[str, Any]:
     return {
         **_job_json(job),
         "current_item": job.current_item,
-        "attempts": snapshot.attempts,
+        "attempts": snapshot.job.attempts,
         "cancel_requested": snapshot.cancel_requested,
         "lease_owner": snapshot.lease_owner,
         "lease_expires_at": _iso(snapshot.lease_expires_at),

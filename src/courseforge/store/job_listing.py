@@ -25,10 +25,9 @@ LOG_EVENT_TYPES = ("log", "job_completed", "job_failed", "job_cancelled")
 
 @dataclass(frozen=True)
 class JobSnapshot:
-    """A job and the queue's bookkeeping about it (attempts, lease, cancellation)."""
+    """A job and the queue's bookkeeping about it (lease, schedule, cancellation)."""
 
     job: JobRecord
-    attempts: int
     lease_owner: str | None
     lease_expires_at: datetime | None
     scheduled_for: datetime | None
@@ -67,7 +66,6 @@ class JobListing:
             raise JobNotFoundError(job_id)
         return JobSnapshot(
             job=_job_record(row),
-            attempts=row["attempts"],
             lease_owner=row["lease_owner"],
             lease_expires_at=row["lease_expires_at"],
             scheduled_for=row["scheduled_for"],

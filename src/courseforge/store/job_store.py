@@ -180,7 +180,7 @@ class JobStore:
             event = JobEvent(
                 type="job_cancelled", job_id=job_id, timestamp=self._clock.now(), fields={}
             )
-            await self.append_event(event)
+            await self.append_events([event])
 
     async def set_outline(self, job_id: str, outline: CourseOutline) -> None:
         await self._update_job(job_id, outline=outline.model_dump(mode="json"))
@@ -303,10 +303,6 @@ class JobStore:
             return [dict(row) for row in (await conn.execute(query)).mappings()]
 
     # --- events -----------------------------------------------------------------
-
-    async def append_event(self, event: JobEvent) -> int:
-        async with self._transaction() as conn:
-            return await insert_event(conn, event.job_id, event.type, event.fields, event.timestamp)
 
     async def append_events(self, events: list[JobEvent]) -> None:
         async with self._transaction() as conn:
