@@ -104,6 +104,8 @@ jobs = sa.Table(
         sqlite_where=sa.text("status = 'running'"),
     ),
     sa.Index("ix_jobs_owner_status", "owner_id", "status", "created_at"),
+    sa.Index("ix_jobs_owner_created", "owner_id", "created_at", "id"),
+    sa.Index("ix_jobs_organization_created", "organization_id", "created_at", "id"),
     sa.Index("ix_jobs_finished_at", "finished_at"),
     sa.Index(
         "uq_jobs_active_dedup",
@@ -174,6 +176,12 @@ courses = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("published_at", UTCDateTime),
+    sa.Column("owner_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE")),
+    sa.Column(
+        "organization_id", sa.String(36), sa.ForeignKey("organizations.id", ondelete="CASCADE")
+    ),
+    sa.Index("ix_courses_owner_created", "owner_id", "created_at", "id"),
+    sa.Index("ix_courses_organization_created", "organization_id", "created_at", "id"),
 )
 
 course_versions = sa.Table(
@@ -189,4 +197,51 @@ course_versions = sa.Table(
     sa.Column("content", JsonDocument, nullable=False),
     sa.Column("quality", JsonDocument, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(120), nullable=False),
+    # SHA-256 of the token: the token itself is shown once and never stored.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Index("ix_api_tokens_user_id", "user_id"),
+)
+
+# Short-lived, single-use credentials for one job's event stream (a browser's EventSource
+# cannot send a header, and a long-lived token must never appear in a URL).
+stream_tickets = sa.Table(
+    "stream_tickets",
+    metadata,
+    sa.Column("ticket_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_stream_tickets_expires_at", "expires_at"),
+)
+
+# The first response to a POST with an Idempotency-Key, returned again for the same key.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column(
+        "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", JsonDocument, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_idempotency_keys_created_at", "created_at"),
 )
