@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from courseforge.cli import db_commands, jobs_commands
+from courseforge.cli import db_commands, jobs_commands, users_commands
 from courseforge.cli.generate import generate
 from courseforge.cli.worker_command import worker
 
@@ -21,6 +21,7 @@ app.command(name="generate")(generate)
 app.command(name="worker")(worker)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(jobs_commands.app, name="jobs")
+app.add_typer(users_commands.app, name="users")
 
 
 def main() -> None:

@@ -1,18 +1,61 @@
-"""Users and organizations."""
+"""Users and organizations; their API tokens and short-lived stream tickets.
+
+Tokens and tickets are stored as their SHA-256 only: a stolen database copy holds no
+usable credential, and a lookup by hash compares nothing secret in Python (no timing
+leak about the token). The token itself is shown once, when it is issued.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from courseforge.clock import Clock, SystemClock
 from courseforge.domain.accounts import Role, User
 from courseforge.store.database import Database
-from courseforge.store.tables import organizations, users
+from courseforge.store.tables import api_tokens, organizations, stream_tickets, users
 
 # The owner of jobs started from this machine's command line.
 LOCAL_USER, LOCAL_ORGANIZATION = "local", "local"
+
+TOKEN_PREFIX = "cf_"
+# secrets.token_urlsafe(32) is 43 characters of the URL-safe alphabet.
+TOKEN_PATTERN = re.compile(r"cf_[A-Za-z0-9_-]{43}")
+# A token's last use is recorded at most this often: not a write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class UserExistsError(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a user named {name!r} already exists")
+        self.name = name
+
+
+class UserNotFoundError(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no user named {name!r}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    name: str
+    organization: str
+    role: Role
+    active_tokens: int
+    created_at: datetime
+
+
+def secret_digest(secret: str) -> str:
+    """What is stored of a token or ticket: its SHA-256, hex."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 class AccountStore:
@@ -20,8 +63,64 @@ class AccountStore:
         self._database = database
         self._clock = clock or SystemClock()
 
+    # --- users ------------------------------------------------------------------
+
     async def create_user(self, name: str, organization: str, role: Role) -> User:
-        """Creates the user (and the organization, the first time it is named)."""
+        """Creates the user (and the organization, the first time it is named).
+
+        Raises UserExistsError when the name is taken.
+        """
+        try:
+            return await self._insert_user(name, organization, role)
+        except sa.exc.IntegrityError as error:
+            if await self.find_user(name) is not None:
+                raise UserExistsError(name) from error
+        # Another writer created the organization between our read and insert: it exists now.
+        return await self._insert_user(name, organization, role)
+
+    async def find_user(self, name: str) -> User | None:
+        async with self._database.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.name == name))).first()
+        return _user(row) if row else None
+
+    async def get_user(self, user_id: str) -> User | None:
+        async with self._database.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+        return _user(row) if row else None
+
+    async def list_users(self) -> list[UserSummary]:
+        """Every user by name, with their organization and how many tokens still work."""
+        active = sa.func.count(api_tokens.c.id)
+        statement = (
+            sa.select(users, organizations.c.name.label("organization"), active.label("tokens"))
+            .join(organizations, organizations.c.id == users.c.organization_id)
+            .outerjoin(
+                api_tokens,
+                sa.and_(api_tokens.c.user_id == users.c.id, api_tokens.c.revoked_at.is_(None)),
+            )
+            .group_by(users.c.id, organizations.c.name)
+            .order_by(users.c.name)
+        )
+        async with self._database.connect() as conn:
+            rows = (await conn.execute(statement)).all()
+        return [
+            UserSummary(row.name, row.organization, row.role, row.tokens, row.created_at)
+            for row in rows
+        ]
+
+    async def local_user(self) -> User:
+        """The owner of command-line jobs, created on first use."""
+        found = await self.find_user(LOCAL_USER)
+        if found is not None:
+            return found
+        try:
+            return await self.create_user(LOCAL_USER, LOCAL_ORGANIZATION, "admin")
+        except UserExistsError:  # another process created it first
+            again = await self.find_user(LOCAL_USER)
+            assert again is not None
+            return again
+
+    async def _insert_user(self, name: str, organization: str, role: Role) -> User:
         now = self._clock.now()
         async with self._database.transaction() as conn:
             org_id = (
@@ -42,19 +141,109 @@ class AccountStore:
             )
         return user
 
-    async def find_user(self, name: str) -> User | None:
-        async with self._database.connect() as conn:
-            row = (await conn.execute(sa.select(users).where(users.c.name == name))).first()
-        return User(row.id, row.name, row.organization_id, row.role) if row else None
+    # --- API tokens -------------------------------------------------------------
 
-    async def local_user(self) -> User:
-        """The owner of command-line jobs, created on first use."""
-        found = await self.find_user(LOCAL_USER)
-        if found is not None:
-            return found
-        try:
-            return await self.create_user(LOCAL_USER, LOCAL_ORGANIZATION, "admin")
-        except sa.exc.IntegrityError:  # another process created it first
-            again = await self.find_user(LOCAL_USER)
-            assert again is not None
-            return again
+    async def issue_token(self, user: User, name: str = "default") -> str:
+        """A new token for `user`, returned this once (only its hash is kept)."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        async with self._database.transaction() as conn:
+            await conn.execute(
+                api_tokens.insert().values(
+                    id=str(uuid.uuid4()),
+                    user_id=user.id,
+                    name=name,
+                    token_hash=secret_digest(token),
+                    created_at=self._clock.now(),
+                )
+            )
+        return token
+
+    async def authenticate(self, token: str) -> User | None:
+        """The token's user; None for an unknown, malformed or revoked token."""
+        if not TOKEN_PATTERN.fullmatch(token):
+            return None
+        statement = (
+            sa.select(users, api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at)
+            .join(api_tokens, api_tokens.c.user_id == users.c.id)
+            .where(api_tokens.c.token_hash == secret_digest(token))
+            .where(api_tokens.c.revoked_at.is_(None))
+        )
+        async with self._database.connect() as conn:
+            row = (await conn.execute(statement)).first()
+        if row is None:
+            return None
+        await self._record_use(row.token_id, row.last_used_at)
+        return _user(row)
+
+    async def revoke_tokens(self, user_name: str) -> int:
+        """Revokes every working token of the user (rows are kept); how many there were."""
+        user = await self.find_user(user_name)
+        if user is None:
+            raise UserNotFoundError(user_name)
+        statement = (
+            api_tokens.update()
+            .where(api_tokens.c.user_id == user.id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=self._clock.now())
+        )
+        async with self._database.transaction() as conn:
+            return (await conn.execute(statement)).rowcount
+
+    async def _record_use(self, token_id: str, last_used_at: datetime | None) -> None:
+        now = self._clock.now()
+        stale = now - LAST_USED_RESOLUTION
+        if last_used_at is not None and last_used_at > stale:
+            return
+        # The guard repeats the check, so requests racing past the read write only once.
+        statement = (
+            api_tokens.update()
+            .where(api_tokens.c.id == token_id)
+            .where(sa.or_(api_tokens.c.last_used_at.is_(None), api_tokens.c.last_used_at <= stale))
+            .values(last_used_at=now)
+        )
+        async with self._database.transaction() as conn:
+            await conn.execute(statement)
+
+    # --- stream tickets ---------------------------------------------------------
+
+    async def issue_stream_ticket(self, user: User, job_id: str, ttl_s: float = 60) -> str:
+        """A single-use credential for one job's event stream, valid for `ttl_s` seconds."""
+        ticket = secrets.token_urlsafe(32)
+        async with self._database.transaction() as conn:
+            await conn.execute(
+                stream_tickets.insert().values(
+                    ticket_hash=secret_digest(ticket),
+                    user_id=user.id,
+                    job_id=job_id,
+                    expires_at=self._clock.now() + timedelta(seconds=ttl_s),
+                )
+            )
+        return ticket
+
+    async def redeem_stream_ticket(self, ticket: str, job_id: str) -> User | None:
+        """The ticket's user, once: the DELETE that finds the ticket also consumes it.
+
+        None for an unknown, used or expired ticket, or one issued for another job (which
+        stays valid for its own job).
+        """
+        statement = (
+            stream_tickets.delete()
+            .where(stream_tickets.c.ticket_hash == secret_digest(ticket))
+            .where(stream_tickets.c.job_id == job_id)
+            .where(stream_tickets.c.expires_at > self._clock.now())
+            .returning(stream_tickets.c.user_id)
+        )
+        async with self._database.transaction() as conn:
+            user_id = (await conn.execute(statement)).scalar()
+            if user_id is None:
+                return None
+            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+        return _user(row) if row else None
+
+    async def purge_expired_tickets(self) -> int:
+        statement = stream_tickets.delete().where(stream_tickets.c.expires_at <= self._clock.now())
+        async with self._database.transaction() as conn:
+            return (await conn.execute(statement)).rowcount
+
+
+def _user(row: Any) -> User:
+    return User(row.id, row.name, row.organization_id, row.role)

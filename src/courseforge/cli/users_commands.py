@@ -1,0 +1,180 @@
+"""`courseforge users create|token|revoke|list`: API users and their tokens.
+
+A token is printed once, when it is issued; the database keeps only its hash. Exit 1
+when the user is unknown, 2 for usage errors (a taken name, an unknown role).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from courseforge.domain.accounts import Role
+from courseforge.logs import configure_logging
+from courseforge.settings import Settings
+from courseforge.store.accounts import (
+    AccountStore,
+    UserExistsError,
+    UserNotFoundError,
+    UserSummary,
+)
+from courseforge.store.database import Database, upgrade_database
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+T = TypeVar("T")
+
+app = typer.Typer(help="Create API users, issue and revoke their tokens.", no_args_is_help=True)
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(highlight=False, soft_wrap=True, stderr=True)
+
+DATABASE_URL = typer.Option(None, "--database-url", help="Overrides COURSEFORGE_DATABASE_URL.")
+AS_JSON = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
+NAME_LENGTH = 120  # users.name, organizations.name and api_tokens.name
+
+
+def _checked_name(value: str) -> str:
+    """A name the tables can hold, without stray spaces (usage error otherwise)."""
+    if not value.strip() or value != value.strip() or len(value) > NAME_LENGTH:
+        raise typer.BadParameter(f"1 to {NAME_LENGTH} characters, no leading or trailing spaces")
+    return value
+
+
+USER_NAME = typer.Argument(..., metavar="NAME", help="The user's name.", callback=_checked_name)
+TOKEN_LABEL = typer.Option(
+    "default", "--name", help="A label for the token (where it is used).", callback=_checked_name
+)
+NOT_SHOWN_AGAIN = "Copy it now: it will not be shown again."
+
+
+@app.command("create")
+def create(
+    name: str = USER_NAME,
+    role: Role = typer.Option(..., "--role", help="What the user may do."),
+    org: str = typer.Option(
+        ..., "--org", help="The organization (created if new).", callback=_checked_name
+    ),
+    as_json: bool = AS_JSON,
+    database_url: str | None = DATABASE_URL,
+) -> None:
+    """Create a user (and their organization) and print their first API token."""
+
+    async def action(accounts: AccountStore) -> str:
+        user = await accounts.create_user(name, org, role)
+        return await accounts.issue_token(user)
+
+    token = _with_accounts(database_url, action)
+    if as_json:
+        _print_json({"name": name, "organization": org, "role": role, "token": token})
+        return
+    console.print(f"Created user {escape(name)} ({role}) in organization {escape(org)}.")
+    _show_token(token)
+
+
+@app.command("token")
+def token(
+    name: str = USER_NAME,
+    label: str = TOKEN_LABEL,
+    as_json: bool = AS_JSON,
+    database_url: str | None = DATABASE_URL,
+) -> None:
+    """Issue another API token for a user (their other tokens keep working)."""
+
+    async def action(accounts: AccountStore) -> str:
+        user = await accounts.find_user(name)
+        if user is None:
+            raise UserNotFoundError(name)
+        return await accounts.issue_token(user, label)
+
+    issued = _with_accounts(database_url, action)
+    if as_json:
+        _print_json({"name": name, "token_name": label, "token": issued})
+        return
+    _show_token(issued)
+
+
+@app.command("revoke")
+def revoke(name: str = USER_NAME, database_url: str | None = DATABASE_URL) -> None:
+    """Revoke every API token of a user."""
+    revoked = _with_accounts(database_url, lambda accounts: accounts.revoke_tokens(name))
+    plural = "" if revoked == 1 else "s"
+    console.print(f"Revoked {revoked} token{plural} of {escape(name)}.")
+
+
+@app.command("list")
+def list_users(as_json: bool = AS_JSON, database_url: str | None = DATABASE_URL) -> None:
+    """Every user: organization, role and number of working tokens."""
+    summaries = _with_accounts(database_url, lambda accounts: accounts.list_users())
+    if as_json:
+        _print_json([_summary_json(summary) for summary in summaries])
+    elif not summaries:
+        console.print("No users.")
+    else:
+        console.print(_users_table(summaries))
+
+
+def _with_accounts(database_url: str | None, action: Callable[[AccountStore], Awaitable[T]]) -> T:
+    settings = Settings(database_url=database_url) if database_url else Settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    upgrade_database(settings.database_url)
+
+    async def run() -> T:
+        database = Database(settings.database_url)
+        try:
+            return await action(AccountStore(database))
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except UserExistsError as error:
+        _fail(f"{error}; pick another name.", EXIT_USAGE)
+    except UserNotFoundError as error:
+        _fail(str(error), EXIT_FAILED)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    errors.print(f"[red]Error:[/red] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def _show_token(token: str) -> None:
+    console.print(f"Token: {escape(token)}")
+    console.print(NOT_SHOWN_AGAIN)
+
+
+def _users_table(summaries: list[UserSummary]) -> Table:
+    table = Table(box=box.SIMPLE_HEAD)
+    for heading in ("name", "organization", "role", "tokens", "created"):
+        table.add_column(heading, no_wrap=True)
+    for summary in summaries:
+        table.add_row(
+            escape(summary.name),
+            escape(summary.organization),
+            summary.role,
+            str(summary.active_tokens),
+            summary.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+        )
+    return table
+
+
+def _summary_json(summary: UserSummary) -> dict[str, Any]:
+    return {
+        "name": summary.name,
+        "organization": summary.organization,
+        "role": summary.role,
+        "active_tokens": summary.active_tokens,
+        "created_at": summary.created_at.isoformat(),
+    }
+
+
+def _print_json(document: Any) -> None:
+    # typer.echo, not Rich: nothing but the JSON text reaches stdout.
+    typer.echo(json.dumps(document, indent=2))

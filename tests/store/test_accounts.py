@@ -1,0 +1,264 @@
+"""Users, API tokens and stream tickets on SQLite and PostgreSQL, timed by a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from courseforge.clock import FakeClock
+from courseforge.domain.accounts import User
+from courseforge.domain.outline import CourseRequest
+from courseforge.store.accounts import AccountStore, UserExistsError, UserNotFoundError
+from courseforge.store.database import Database
+from courseforge.store.job_store import JobStore
+from courseforge.store.tables import api_tokens, stream_tickets
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    opened = Database(database_url)
+    yield opened
+    await opened.dispose()
+
+
+@pytest.fixture
+def accounts(database: Database, clock: FakeClock) -> AccountStore:
+    return AccountStore(database, clock)
+
+
+@pytest.fixture
+async def alice(accounts: AccountStore) -> User:
+    return await accounts.create_user("alice", "Acme", "teacher")
+
+
+async def new_job(database: Database, clock: FakeClock) -> str:
+    return await JobStore(database, clock).create_course_job(CourseRequest(topic="Photosynthesis"))
+
+
+async def token_rows(database: Database) -> list[sa.Row[tuple[object, ...]]]:
+    async with database.connect() as conn:
+        return list((await conn.execute(sa.select(api_tokens))).all())
+
+
+# --- users ----------------------------------------------------------------------
+
+
+async def test_a_taken_name_is_refused(accounts: AccountStore, alice: User) -> None:
+    with pytest.raises(UserExistsError, match="alice"):
+        await accounts.create_user("alice", "Other", "student")
+
+    assert await accounts.find_user("alice") == alice
+    assert await accounts.get_user(alice.id) == alice
+    assert await accounts.get_user("no-such-id") is None
+
+
+async def test_users_of_one_organization_share_it(accounts: AccountStore, alice: User) -> None:
+    bob = await accounts.create_user("bob", "Acme", "admin")
+    cy = await accounts.create_user("cy", "Elsewhere", "student")
+
+    assert bob.organization_id == alice.organization_id != cy.organization_id
+
+
+async def test_list_users_counts_working_tokens(
+    accounts: AccountStore, alice: User, clock: FakeClock
+) -> None:
+    bob = await accounts.create_user("bob", "Beta", "admin")
+    await accounts.issue_token(alice)
+    await accounts.issue_token(alice, "ci")
+    await accounts.issue_token(bob)
+    await accounts.revoke_tokens("bob")
+    await accounts.create_user("aaron", "Acme", "student")
+
+    summaries = await accounts.list_users()
+
+    assert [(s.name, s.organization, s.role, s.active_tokens) for s in summaries] == [
+        ("aaron", "Acme", "student", 0),
+        ("alice", "Acme", "teacher", 2),
+        ("bob", "Beta", "admin", 0),
+    ]
+    assert summaries[1].created_at == clock.now()
+
+
+# --- API tokens -----------------------------------------------------------------
+
+
+async def test_an_issued_token_authenticates_its_user(accounts: AccountStore, alice: User) -> None:
+    bob = await accounts.create_user("bob", "Acme", "student")
+    token = await accounts.issue_token(alice)
+    other = await accounts.issue_token(bob)
+
+    assert token.startswith("cf_")
+    assert token != other
+    assert await accounts.authenticate(token) == alice
+    assert await accounts.authenticate(other) == bob
+
+
+async def test_only_the_tokens_hash_is_stored(
+    accounts: AccountStore, alice: User, database: Database
+) -> None:
+    token = await accounts.issue_token(alice, "laptop")
+
+    (row,) = await token_rows(database)
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in [str(value) for value in row]
+    assert (row.user_id, row.name, row.revoked_at) == (alice.id, "laptop", None)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda token: "cf_" + "A" * 43,  # well-formed, never issued
+        lambda token: token[:-1],
+        lambda token: token + "A",
+        lambda token: token.upper(),
+        lambda token: token.removeprefix("cf_"),
+        lambda token: f"Bearer {token}",
+        lambda token: "",
+        lambda token: token[:-1] + "\u00e9",
+    ],
+)
+async def test_wrong_and_malformed_tokens_do_not_authenticate(
+    accounts: AccountStore, alice: User, mangle: Callable[[str], str]
+) -> None:
+    token = await accounts.issue_token(alice)
+
+    assert await accounts.authenticate(mangle(token)) is None
+
+
+async def test_revoked_tokens_stop_working_and_are_kept(
+    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+) -> None:
+    bob = await accounts.create_user("bob", "Acme", "student")
+    first, second = await accounts.issue_token(alice), await accounts.issue_token(alice)
+    bobs = await accounts.issue_token(bob)
+
+    assert await accounts.revoke_tokens("alice") == 2
+    assert await accounts.revoke_tokens("alice") == 0
+
+    assert await accounts.authenticate(first) is None
+    assert await accounts.authenticate(second) is None
+    assert await accounts.authenticate(bobs) == bob
+    rows = await token_rows(database)
+    assert sorted((row.user_id, row.revoked_at) for row in rows if row.user_id == alice.id) == [
+        (alice.id, clock.now()),
+        (alice.id, clock.now()),
+    ]
+    fresh = await accounts.issue_token(alice)
+    assert await accounts.authenticate(fresh) == alice
+
+
+async def test_revoking_for_an_unknown_user_says_so(accounts: AccountStore) -> None:
+    with pytest.raises(UserNotFoundError, match="nobody"):
+        await accounts.revoke_tokens("nobody")
+
+
+async def test_last_use_is_recorded_at_most_once_a_minute(
+    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+) -> None:
+    token = await accounts.issue_token(alice)
+    (row,) = await token_rows(database)
+    assert row.last_used_at is None
+
+    first_use = clock.now()
+    await accounts.authenticate(token)
+    clock.advance(59)
+    await accounts.authenticate(token)
+    (row,) = await token_rows(database)
+    assert row.last_used_at == first_use
+
+    clock.advance(1)
+    await accounts.authenticate(token)
+    (row,) = await token_rows(database)
+    assert row.last_used_at == first_use + timedelta(seconds=60)
+
+
+# --- stream tickets -------------------------------------------------------------
+
+
+async def test_a_ticket_works_once(
+    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+) -> None:
+    job_id = await new_job(database, clock)
+    ticket = await accounts.issue_stream_ticket(alice, job_id)
+
+    assert await accounts.redeem_stream_ticket(ticket, job_id) == alice
+    assert await accounts.redeem_stream_ticket(ticket, job_id) is None
+
+
+async def test_a_ticket_is_stored_hashed(
+    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+) -> None:
+    job_id = await new_job(database, clock)
+    ticket = await accounts.issue_stream_ticket(alice, job_id, ttl_s=30)
+
+    async with database.connect() as conn:
+        (row,) = (await conn.execute(sa.select(stream_tickets))).all()
+    assert row.ticket_hash == hashlib.sha256(ticket.encode()).hexdigest()
+    assert row.expires_at == clock.now() + timedelta(seconds=30)
+
+
+async def test_a_ticket_is_only_for_its_job(
+    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+) -> None:
+    job_id, other_job = await new_job(database, clock), await new_job(database, clock)
+    ticket = await accounts.issue_stream_ticket(alice, job_id)
+
+    assert await accounts.redeem_stream_ticket(ticket, other_job) is None
+    assert await accounts.redeem_stream_ticket("not-a-ticket", job_id) is None
+    assert await accounts.redeem_stream_ticket(ticket, job_id) == alice
+
+
+async def test_a_ticket_expires(
+    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+) -> None:
+    job_id = await new_job(database, clock)
+    early = await accounts.issue_stream_ticket(alice, job_id, ttl_s=60)
+    late = await accounts.issue_stream_ticket(alice, job_id, ttl_s=60)
+
+    clock.advance(59.9)
+    assert await accounts.redeem_stream_ticket(early, job_id) == alice
+    clock.advance(0.1)
+    assert await accounts.redeem_stream_ticket(late, job_id) is None
+
+
+async def test_purge_removes_only_expired_tickets(
+    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+) -> None:
+    job_id = await new_job(database, clock)
+    await accounts.issue_stream_ticket(alice, job_id, ttl_s=10)
+    await accounts.issue_stream_ticket(alice, job_id, ttl_s=10)
+    lasting = await accounts.issue_stream_ticket(alice, job_id, ttl_s=100)
+
+    clock.advance(10)
+    assert await accounts.purge_expired_tickets() == 2
+    assert await accounts.purge_expired_tickets() == 0
+    assert await accounts.redeem_stream_ticket(lasting, job_id) == alice
+
+
+async def test_concurrent_redeems_let_exactly_one_through(
+    accounts: AccountStore, alice: User, database: Database, clock: FakeClock, database_url: str
+) -> None:
+    """Two engines (as two API processes would have), racing on each of several tickets."""
+    job_id = await new_job(database, clock)
+    second = Database(database_url)
+    try:
+        stores = [accounts, AccountStore(second, clock)]
+        for _ in range(5):
+            ticket = await accounts.issue_stream_ticket(alice, job_id)
+            outcomes = await asyncio.gather(
+                *(store.redeem_stream_ticket(ticket, job_id) for store in stores * 3)
+            )
+            assert outcomes.count(alice) == 1
+            assert outcomes.count(None) == len(outcomes) - 1
+    finally:
+        await second.dispose()
