@@ -52,7 +52,11 @@ def list_jobs(
     database_url: str | None = DATABASE_URL,
 ) -> None:
     """The newest jobs first."""
-    jobs = _with_runtime(database_url, lambda rt: JobListing(rt.database).list_jobs(status, limit))
+    page = _with_runtime(
+        database_url,
+        lambda rt: JobListing(rt.database).list_jobs(None, status=status, limit=limit),
+    )
+    jobs = page.items
     if as_json:
         _print_json([_job_json(job) for job in jobs])
     elif not jobs:

@@ -1,7 +1,9 @@
-"""Read-only views of jobs for operators: the newest jobs, one job's snapshot, its log.
+"""Read-only views of jobs: a viewer's jobs a page at a time, one job's snapshot, its log.
 
-Kept apart from JobStore, which holds the writes a run makes; these reads serve the
-command line (and any dashboard) and change nothing.
+Kept apart from JobStore, which holds the writes a run makes; these reads serve the API,
+the command line and dashboards, and change nothing. With a viewer, a job they may not
+see is not found, exactly like a missing one; without (the operator's command line),
+every job is.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ from typing import Any, Literal, get_args
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from courseforge.domain.accounts import User
 from courseforge.store.database import Database
+from courseforge.store.job_eta import eta_seconds, percent_done
 from courseforge.store.job_store import ACTIVE_STATUSES, JobNotFoundError, JobRecord, _job_record
+from courseforge.store.pages import Page, fetch_page
 from courseforge.store.tables import job_events, jobs
+from courseforge.store.visibility import visible_to
 
 StatusFilter = Literal["pending", "running", "completed", "failed", "cancelled", "active"]
 STATUS_FILTERS: tuple[str, ...] = get_args(StatusFilter)
@@ -25,9 +31,13 @@ LOG_EVENT_TYPES = ("log", "job_completed", "job_failed", "job_cancelled")
 
 @dataclass(frozen=True)
 class JobSnapshot:
-    """A job and the queue's bookkeeping about it (lease, schedule, cancellation)."""
+    """A job, how far along it is, and the queue's bookkeeping (lease, schedule, cancel)."""
 
     job: JobRecord
+    percent: int
+    eta_seconds: float | None  # pending or running jobs with a history of similar ones
+    priority: int
+    auto_publish: bool
     lease_owner: str | None
     lease_expires_at: datetime | None
     scheduled_for: datetime | None
@@ -47,32 +57,38 @@ class JobListing:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    async def list_jobs(self, status: str | None, limit: int) -> list[JobRecord]:
-        """Newest first; `status` is one status, "active" (pending or running) or None (all)."""
-        query = sa.select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
-        if status == "active":
-            query = query.where(jobs.c.status.in_(ACTIVE_STATUSES))
-        elif status is not None:
-            query = query.where(jobs.c.status == status)
-        async with self._database.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_job_record(row) for row in rows]
+    async def list_jobs(
+        self, viewer: User | None, *, status: str | None, limit: int, cursor: str | None = None
+    ) -> Page[JobRecord]:
+        """Newest first; `status` is one status, "active" (pending or running) or None (all).
 
-    async def snapshot(self, job_id: str) -> JobSnapshot:
+        Raises InvalidCursorError for a cursor this listing did not hand out.
+        """
+        query = sa.select(jobs).where(*_seen_by(viewer), *_with_status(status))
         async with self._database.connect() as conn:
-            query = sa.select(jobs).where(jobs.c.id == job_id)
-            row = (await conn.execute(query)).mappings().first()
-        if row is None:
-            raise JobNotFoundError(job_id)
+            return await fetch_page(
+                conn, query, jobs, limit=limit, cursor=cursor, to_item=_job_record
+            )
+
+    async def snapshot(self, job_id: str, viewer: User | None = None) -> JobSnapshot:
+        async with self._database.connect() as conn:
+            row = await _visible_job(conn, job_id, viewer)
+            eta = await eta_seconds(
+                conn, row["kind"], row["status"], row["items_completed"], row["items_total"]
+            )
         return JobSnapshot(
             job=_job_record(row),
+            percent=percent_done(row["status"], row["items_completed"], row["items_total"]),
+            eta_seconds=eta,
+            priority=row["priority"],
+            auto_publish=row["auto_publish"],
             lease_owner=row["lease_owner"],
             lease_expires_at=row["lease_expires_at"],
             scheduled_for=row["scheduled_for"],
             cancel_requested=row["cancel_requested"],
         )
 
-    async def logs(self, job_id: str) -> list[LogLine]:
+    async def logs(self, job_id: str, viewer: User | None = None) -> list[LogLine]:
         """The job's log lines and its end, oldest first; progress events are left out."""
         query = (
             sa.select(job_events)
@@ -80,15 +96,32 @@ class JobListing:
             .order_by(job_events.c.id)
         )
         async with self._database.connect() as conn:
+            await _visible_job(conn, job_id, viewer)
             rows = (await conn.execute(query)).mappings().all()
-            if not rows and not await _exists(conn, job_id):
-                raise JobNotFoundError(job_id)
         return [_log_line(row) for row in rows]
 
 
-async def _exists(conn: AsyncConnection, job_id: str) -> bool:
-    found = await conn.execute(sa.select(jobs.c.id).where(jobs.c.id == job_id))
-    return found.first() is not None
+def _seen_by(viewer: User | None) -> list[sa.ColumnElement[bool]]:
+    return [] if viewer is None else [visible_to(viewer, jobs)]
+
+
+def _with_status(status: str | None) -> list[sa.ColumnElement[bool]]:
+    if status is None:
+        return []
+    if status not in STATUS_FILTERS:
+        raise ValueError(f"unknown status {status!r}: use one of {', '.join(STATUS_FILTERS)}")
+    if status == "active":
+        return [jobs.c.status.in_(ACTIVE_STATUSES)]
+    return [jobs.c.status == status]
+
+
+async def _visible_job(conn: AsyncConnection, job_id: str, viewer: User | None) -> Any:
+    """The job's row; JobNotFoundError when it is missing or the viewer may not see it."""
+    query = sa.select(jobs).where(jobs.c.id == job_id, *_seen_by(viewer))
+    row = (await conn.execute(query)).mappings().first()
+    if row is None:
+        raise JobNotFoundError(job_id)
+    return row
 
 
 def _log_line(row: Any) -> LogLine:

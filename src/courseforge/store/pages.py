@@ -1,0 +1,104 @@
+"""Pages of rows, newest first, and the opaque cursor that says where the next one starts.
+
+The cursor holds the last row's (created_at, id) and the next page takes the rows strictly
+before it (keyset pagination): a row inserted meanwhile is newer than every row already
+shown, so it never shifts nor repeats the rows of later pages, as an OFFSET would.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+T = TypeVar("T")
+MAX_CURSOR_LENGTH = 200
+MAX_ID_LENGTH = 36
+
+
+class InvalidCursorError(ValueError):
+    """A cursor this service did not hand out (or one that was altered)."""
+
+    def __init__(self, cursor: str) -> None:
+        shown = cursor if len(cursor) <= 40 else cursor[:40] + "…"
+        super().__init__(
+            f"invalid cursor {shown!r}: pass the next_cursor of the previous page unchanged"
+        )
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None  # None on the last page
+
+
+@dataclass(frozen=True)
+class Position:
+    """The row a page ended on."""
+
+    created_at: datetime
+    id: str
+
+
+def encode_cursor(position: Position) -> str:
+    text = f"{position.created_at.astimezone(UTC).isoformat()}|{position.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Position:
+    if not cursor or len(cursor) > MAX_CURSOR_LENGTH:
+        raise InvalidCursorError(cursor)
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        moment, row_id = text.split("|", 1)
+        created_at = datetime.fromisoformat(moment)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise InvalidCursorError(cursor) from error
+    if created_at.tzinfo is None or not row_id or len(row_id) > MAX_ID_LENGTH:
+        raise InvalidCursorError(cursor)
+    return Position(created_at, row_id)
+
+
+async def fetch_page(
+    conn: AsyncConnection,
+    query: sa.Select[Any],
+    table: sa.Table,
+    *,
+    limit: int,
+    cursor: str | None,
+    to_item: Callable[[Any], T],
+) -> Page[T]:
+    """One page of `query` (rows of `table`, which has created_at and id), newest first.
+
+    The cursor is decoded before any statement runs, so a bad one costs no query.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    order = (table.c.created_at, table.c.id)
+    if cursor is not None:
+        after = decode_cursor(cursor)
+        query = query.where(sa.tuple_(*order) < sa.tuple_(*_bound(table, after)))
+    # One row more than asked: whether it comes back says if there is a next page.
+    query = query.order_by(*(column.desc() for column in order)).limit(limit + 1)
+    rows = (await conn.execute(query)).mappings().all()
+    shown = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = shown[-1]
+        next_cursor = encode_cursor(Position(last["created_at"], last["id"]))
+    return Page([to_item(row) for row in shown], next_cursor)
+
+
+def _bound(table: sa.Table, position: Position) -> tuple[sa.BindParameter[Any], ...]:
+    # Typed like the columns, so SQLite compares the timestamp in its stored text form.
+    return (
+        sa.literal(position.created_at, table.c.created_at.type),
+        sa.literal(position.id, table.c.id.type),
+    )
