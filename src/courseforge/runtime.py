@@ -18,6 +18,7 @@ from courseforge.pipeline.events import EventSink, FanOut
 from courseforge.pipeline.runner import CoursePipeline
 from courseforge.queue.job_queue import JobQueue, QueuePolicy
 from courseforge.queue.queries import RunningCaps
+from courseforge.queue.quotas import CreationQuotas
 from courseforge.queue.wakeup import listen_for_jobs
 from courseforge.settings import Settings
 from courseforge.store.accounts import AccountStore
@@ -52,7 +53,7 @@ class Runtime:
         sink = events or FanOut()
         worker_id = new_worker_id()
 
-        async def run_job(job_id: str) -> str:
+        async def run_job(job_id: str) -> str | None:
             return await self.pipeline(sink, holder=worker_id).run(job_id)
 
         config = WorkerConfig(
@@ -103,6 +104,14 @@ def running_caps(settings: Settings) -> RunningCaps:
     )
 
 
+def creation_quotas(settings: Settings) -> CreationQuotas:
+    return CreationQuotas(
+        student=settings.jobs_per_hour_student,
+        teacher=settings.jobs_per_hour_teacher,
+        admin=settings.jobs_per_hour_admin,
+    )
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, *, provider: LLMProvider | None = None, clock: Clock | None = None
@@ -126,7 +135,9 @@ async def open_runtime(
             database,
             store,
             AccountStore(database, clock),
-            JobQueue(database, store, clock, policy, running_caps(settings)),
+            JobQueue(
+                database, store, clock, policy, running_caps(settings), creation_quotas(settings)
+            ),
             gateway,
             clock,
         )

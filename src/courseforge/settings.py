@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     max_running_admin: int = Field(default=10, ge=0, description="running jobs per admin")
     max_running_per_organization: int = Field(default=50, ge=0)
     max_running_total: int = Field(default=100, ge=1, description="running jobs in all")
+    jobs_per_hour_student: int = Field(
+        default=3, ge=0, description="jobs a student may create per hour (each kind apart)"
+    )
+    jobs_per_hour_teacher: int = Field(
+        default=20, ge=0, description="jobs a teacher may create per hour (each kind apart)"
+    )
+    jobs_per_hour_admin: int = Field(
+        default=100, ge=0, description="jobs an admin may create per hour (each kind apart)"
+    )
     shutdown_grace_s: float = Field(default=10.0, ge=0, description="time to finish on SIGTERM")
     retention_hours: float = Field(default=24.0, gt=0, description="keep events of finished jobs")
 

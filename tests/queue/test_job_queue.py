@@ -91,7 +91,7 @@ async def test_enqueue_deduplicates_an_active_twin_of_the_same_owner_only(
     first = await runtime.queue.enqueue_course(brief(), owner)
     second = await runtime.queue.enqueue_course(brief(), owner)
     assert first.created
-    assert second == Enqueued(first.job_id, created=False)
+    assert second == Enqueued(first.job_id, created=False, course_id=first.course_id)
 
     assert await runtime.queue.claim("w1", 1) == [first.job_id]
     assert await runtime.queue.enqueue_course(brief(), owner) == second  # running: still a twin

@@ -32,6 +32,19 @@ class CourseRequest(BaseModel):
         return self
 
 
+MAX_OUTLINE_CANDIDATES = 3
+
+
+class OutlineRequest(CourseRequest):
+    """A brief for outline drafting: how many alternative outlines to propose to pick from."""
+
+    candidates: int = Field(default=2, ge=1, le=MAX_OUTLINE_CANDIDATES)
+
+    def brief(self) -> CourseRequest:
+        """The brief alone, as a course job takes it."""
+        return CourseRequest.model_validate(self.model_dump(exclude={"candidates"}))
+
+
 class SourceTopic(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -48,7 +48,37 @@ def source_topics(request: CourseRequest) -> list[ChatMessage]:
     )
 
 
-def outline(request: CourseRequest, topics: list[SourceTopic]) -> list[ChatMessage]:
+# Each outline candidate takes its own angle, so that the ones offered side by side differ.
+CANDIDATE_ANGLES = (
+    ("conventional", "Follow a clear, conventional syllabus."),
+    (
+        "project-based",
+        "Take a different angle than a conventional syllabus: build each module around "
+        "something the learner makes.",
+    ),
+    (
+        "problem-first",
+        "Take a different angle than a conventional syllabus: open each module with a real "
+        "question or case the learner solves.",
+    ),
+)
+
+
+def _candidate(request: CourseRequest, number: int, count: int) -> str:
+    """`number` of `count` outlines offered to choose from (nothing when there is one)."""
+    if count <= 1:
+        return ""
+    name, angle = CANDIDATE_ANGLES[(number - 1) % len(CANDIDATE_ANGLES)]
+    return (
+        f"\nFocus: {name} outline of {request.topic}\n"
+        f"This is outline candidate {number} of {count}. {angle}"
+    )
+
+
+def outline(
+    request: CourseRequest, topics: list[SourceTopic], candidate: tuple[int, int] = (1, 1)
+) -> list[ChatMessage]:
+    """`candidate`: (number, count) when several alternative outlines are drafted."""
     shape = (
         f"Plan exactly {request.modules} modules with exactly {request.lessons_per_module} "
         "lessons each. Give the course a clear title, a description, and course-level learning "
@@ -61,7 +91,7 @@ def outline(request: CourseRequest, topics: list[SourceTopic]) -> list[ChatMessa
             "\nThe course is built from source material with these topics (cite them in each "
             f"module's source_topic_indexes by number):\n{listed}"
         )
-    return messages(f"{_brief(request)}\n\n{shape}")
+    return messages(f"{_brief(request)}{_candidate(request, *candidate)}\n\n{shape}")
 
 
 def lesson(outline_: CourseOutline, module: ModuleOutline, index: int) -> list[ChatMessage]:

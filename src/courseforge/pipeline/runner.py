@@ -1,4 +1,5 @@
-"""Runs one course job from its checkpoints to a stored course.
+"""Runs one job from its checkpoints: a course job to a stored course, an outline job to
+its outline candidates.
 
 Every unit whose inputs are ready runs at once (the LLM gateway bounds how many calls
 are in flight); each finished unit is stored, with its progress and events, before
@@ -20,7 +21,7 @@ from pydantic import BaseModel
 from courseforge.clock import Clock, SystemClock
 from courseforge.domain.course import Course
 from courseforge.domain.events import EventType, JobEvent
-from courseforge.domain.outline import CourseOutline
+from courseforge.domain.outline import CourseOutline, OutlineRequest
 from courseforge.domain.usage import LLMCallRecord
 from courseforge.llm.errors import LLMError, StructuredOutputError
 from courseforge.llm.gateway import LLMGateway
@@ -61,6 +62,7 @@ class _Run:
     ctx: plan.PlanContext
     counter: _Counter
     steps: StepTracker
+    candidates: int = 0  # an outline job: how many outlines it drafts (a course job: 0)
 
 
 class CoursePipeline:
@@ -87,15 +89,14 @@ class CoursePipeline:
         self._unwritten: list[tuple[plan.Unit, Any]] = []
         self._job_id = ""
 
-    async def run(self, job_id: str) -> str:
-        """Runs the job to the end and returns the course id; raises JobFailedError."""
+    async def run(self, job_id: str) -> str | None:
+        """Runs the job to the end and returns the course id (None for an outline job,
+        which stores no course); raises JobFailedError."""
         self._job_id = job_id
         structlog.contextvars.bind_contextvars(job_id=job_id)
         run = await self._start(job_id)
         try:
-            await self._run_units(job_id, run, plan.plan_outline(run.ctx))
-            await self._adopt_outline(job_id, run.ctx)
-            await self._run_units(job_id, run, plan.plan_content(run.ctx) + self._closing(run.ctx))
+            await self._run_plan(job_id, run)
         except asyncio.CancelledError:
             # Why it stopped (cancel, shutdown, lost lease, Ctrl-C) is the worker's to say.
             await asyncio.shield(self._store.record_calls(job_id, self._calls.drain()))
@@ -105,10 +106,23 @@ class CoursePipeline:
             fields = {"error": str(failure), "unit": failure.unit}
             await self._finish(job_id, "failed", "job_failed", fields, failure)
             raise
+        if run.candidates:
+            message = f"{run.candidates} outline candidate(s) drafted"
+            await self._emit(job_id, "log", level="success", message=message, details={})
+            await self._finish(job_id, "completed", "job_completed", {"candidates": run.candidates})
+            return None
         course_id = str(run.ctx.results["finalize"]["course_id"])
         await self._emit(job_id, "log", level="success", message="Course stored", details={})
         await self._finish(job_id, "completed", "job_completed", {"courseId": course_id})
         return course_id
+
+    async def _run_plan(self, job_id: str, run: _Run) -> None:
+        if run.candidates:
+            await self._run_units(job_id, run, plan.plan_candidates(run.ctx, run.candidates))
+            return
+        await self._run_units(job_id, run, plan.plan_outline(run.ctx))
+        await self._adopt_outline(job_id, run.ctx)
+        await self._run_units(job_id, run, plan.plan_content(run.ctx) + self._closing(run.ctx))
 
     async def _warn_about_attempt(self, record: LLMCallRecord) -> None:
         """A failed attempt is worth a log line: it is what a person looks at when a job drags."""
@@ -128,12 +142,16 @@ class CoursePipeline:
         ctx = plan.PlanContext(job_id, job.request, llm, results, job.outline)
         if ctx.outline is None and "outline" in results:
             ctx.outline = CourseOutline.model_validate(results["outline"])
-        counter = _Counter(len(results), plan.count_units(job.request, job.outline))
+        if isinstance(job.request, OutlineRequest):  # an outline job
+            candidates, total = job.request.candidates, plan.count_candidate_units(job.request)
+        else:
+            candidates, total = 0, plan.count_units(job.request, job.outline)
+        counter = _Counter(len(results), total)
         await self._store.mark_running(job_id, counter.total)
         if results:
             message = f"Resuming: {len(results)} of {counter.total} units already done"
             await self._emit(job_id, "log", level="info", message=message, details={})
-        return _Run(ctx, counter, StepTracker())
+        return _Run(ctx, counter, StepTracker(), candidates)
 
     async def _adopt_outline(self, job_id: str, ctx: plan.PlanContext) -> None:
         if ctx.outline is None:

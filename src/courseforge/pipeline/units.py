@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from courseforge.domain import drafts
 from courseforge.domain.course import Course
-from courseforge.domain.outline import CourseOutline, CourseRequest
+from courseforge.domain.outline import CourseOutline, CourseRequest, OutlineRequest
 from courseforge.llm.gateway import LLMGateway
 from courseforge.llm.port import ChatMessage, Tier
 from courseforge.pipeline import prompts
@@ -90,19 +90,40 @@ def count_units(request: CourseRequest, outline: CourseOutline | None) -> int:
     return outline_units + lessons + lessons + (modules + lessons) + (1 + modules) + 2
 
 
+def count_candidate_units(request: OutlineRequest) -> int:
+    """All units of an outline job: the candidates, after reading any source material."""
+    return request.candidates + (1 if request.source_material else 0)
+
+
 def plan_outline(ctx: PlanContext) -> list[Unit]:
     if ctx.outline is not None:
         return []
-    request = ctx.request
-    units: list[Unit] = []
-    needs: tuple[str, ...] = ()
-    if request.source_material:
-        units.append(Unit("source_topics", "outline", "Reading the source material", _source(ctx)))
-        needs = ("source_topics",)
-    units.append(
-        Unit("outline", "outline", f"Outline: {request.topic}", _outline(ctx), needs=needs)
-    )
-    return units
+    units, needs = _source_units(ctx)
+    title = f"Outline: {ctx.request.topic}"
+    return [*units, Unit("outline", "outline", title, _outline(ctx), needs=needs)]
+
+
+def plan_candidates(ctx: PlanContext, count: int) -> list[Unit]:
+    """An outline job: `count` alternative outlines (`outline:1`...), drafted side by side."""
+    units, needs = _source_units(ctx)
+    return units + [
+        Unit(
+            f"outline:{number}",
+            "outline",
+            f"Outline candidate {number} of {count}: {ctx.request.topic}",
+            _outline(ctx, (number, count)),
+            needs=needs,
+        )
+        for number in range(1, count + 1)
+    ]
+
+
+def _source_units(ctx: PlanContext) -> tuple[list[Unit], tuple[str, ...]]:
+    """Reading the source material, when there is some, and what an outline then needs."""
+    if not ctx.request.source_material:
+        return [], ()
+    read = Unit("source_topics", "outline", "Reading the source material", _source(ctx))
+    return [read], ("source_topics",)
 
 
 def _source(ctx: PlanContext) -> Run:
@@ -115,15 +136,18 @@ def _source(ctx: PlanContext) -> Run:
     return run
 
 
-def _outline(ctx: PlanContext) -> Run:
+def _outline(ctx: PlanContext, candidate: tuple[int, int] | None = None) -> Run:
+    """The outline, or candidate (number, count) of an outline job."""
+    key = f"outline:{candidate[0]}" if candidate else "outline"
+
     async def run() -> UnitResult:
         from courseforge.pipeline.assemble import outline_from_draft, source_topics_of
 
         request = ctx.request
         topics = source_topics_of(ctx.results)
         shape = drafts.outline_draft(request.modules, request.lessons_per_module, len(topics))
-        messages = prompts.outline(request, topics)
-        draft = await ctx.llm.generate(shape, messages, tier="complex", unit="outline")
+        messages = prompts.outline(request, topics, candidate or (1, 1))
+        draft = await ctx.llm.generate(shape, messages, tier="complex", unit=key)
         return outline_from_draft(draft, request, topics)
 
     return run

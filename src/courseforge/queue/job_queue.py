@@ -19,10 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from courseforge.clock import Clock, SystemClock
 from courseforge.domain.accounts import User
-from courseforge.domain.outline import CourseOutline, CourseRequest
+from courseforge.domain.outline import CourseOutline, CourseRequest, OutlineRequest
 from courseforge.queue import queries
+from courseforge.queue.quotas import CreationQuotas, check_creation_rate
 from courseforge.store.database import Database
-from courseforge.store.job_store import JobStore, insert_event
+from courseforge.store.job_store import JobKind, JobStore, NewJob, insert_event, insert_job
 
 CancelOutcome = Literal["cancelled", "cancelling", "finished", "not_found"]
 
@@ -50,6 +51,7 @@ class Claim:
 class Enqueued:
     job_id: str
     created: bool  # False: an identical job of the same owner is already active
+    course_id: str | None = None  # the course a course job makes (it exists already)
 
 
 class JobQueue:
@@ -60,8 +62,10 @@ class JobQueue:
         clock: Clock | None = None,
         policy: QueuePolicy | None = None,
         caps: queries.RunningCaps | None = None,
+        quotas: CreationQuotas | None = None,
     ) -> None:
         self.caps = caps or queries.RunningCaps()
+        self.quotas = quotas or CreationQuotas()
         self._database = database
         self._store = store
         self._clock = clock or SystemClock()
@@ -75,29 +79,53 @@ class JobQueue:
         *,
         priority: int = 0,
         auto_publish: bool = False,
+        rate_limited: bool = False,
     ) -> Enqueued:
-        key = dedup_key(request, outline)
+        """Queues a course job and creates its (draft) course. `rate_limited`: within the
+        owner's creation rate or CreationRateExceededError (the API's users; the local
+        command line is not limited)."""
+        new = NewJob(
+            "course",
+            request,
+            outline,
+            owner=owner,
+            priority=priority,
+            auto_publish=auto_publish,
+            dedup_key=dedup_key(request, outline),
+        )
+        return await self._enqueue(new, owner, rate_limited=rate_limited)
+
+    async def enqueue_outline(
+        self, request: OutlineRequest, owner: User, *, priority: int = 0
+    ) -> Enqueued:
+        """Queues drafting `request.candidates` outlines to choose from; always within the
+        owner's creation rate for outline jobs (else CreationRateExceededError)."""
+        key = dedup_key(request, None, kind="outline")
+        new = NewJob("outline", request, owner=owner, priority=priority, dedup_key=key)
+        return await self._enqueue(new, owner, rate_limited=True)
+
+    async def _enqueue(self, new: NewJob, owner: User, *, rate_limited: bool) -> Enqueued:
+        """The twin if one is active; else the new job, if the owner is within the rate."""
+        assert new.dedup_key is not None
         try:
-            job_id = await self._store.create_course_job(
-                request,
-                outline,
-                owner=owner,
-                priority=priority,
-                auto_publish=auto_publish,
-                dedup_key=key,
-            )
-        except sa.exc.IntegrityError:
+            async with self._database.transaction() as conn:
+                if rate_limited:
+                    await conn.execute(queries.lock_owner(owner.id))
+                twin = await _active_twin(conn, owner, new.dedup_key)
+                if twin is not None:
+                    return twin
+                now = self._clock.now()
+                if rate_limited:
+                    await check_creation_rate(conn, owner, new.kind, now, self.quotas)
+                created = await insert_job(conn, new, now)
+        except sa.exc.IntegrityError:  # an unlocked twin was inserted beside this one
             async with self._database.connect() as conn:
-                existing = (
-                    await conn.execute(queries.find_active_duplicate(owner.id, key))
-                ).scalar()
-            if existing is None:  # the twin finished in between: try once more
-                return await self.enqueue_course(
-                    request, owner, outline, priority=priority, auto_publish=auto_publish
-                )
-            return Enqueued(existing, created=False)
+                twin = await _active_twin(conn, owner, new.dedup_key)
+            if twin is None:  # the twin finished in between: try once more
+                return await self._enqueue(new, owner, rate_limited=rate_limited)
+            return twin
         await self._notify_workers()
-        return Enqueued(job_id, created=True)
+        return Enqueued(created.job_id, created=True, course_id=created.course_id)
 
     async def claim(self, worker: str, limit: int) -> list[str]:
         """Up to `limit` jobs for an idle `worker` (see `claim_batch`)."""
@@ -238,10 +266,19 @@ class JobQueue:
         await insert_event(conn, job_id, "log", fields, self._clock.now())
 
 
-def dedup_key(request: CourseRequest, outline: CourseOutline | None) -> str:
-    """Same owner + same brief and outline = the same job."""
-    document = {
+async def _active_twin(conn: AsyncConnection, owner: User, key: str) -> Enqueued | None:
+    row = (await conn.execute(queries.find_active_duplicate(owner.id, key))).first()
+    return Enqueued(row.id, created=False, course_id=row.course_id) if row else None
+
+
+def dedup_key(
+    request: CourseRequest, outline: CourseOutline | None, kind: JobKind = "course"
+) -> str:
+    """Same owner + same kind, brief and outline = the same job."""
+    document: dict[str, object] = {
         "request": request.model_dump(mode="json"),
         "outline": outline.model_dump(mode="json") if outline else None,
     }
+    if kind != "course":  # course jobs keep the keys they had before there were other kinds
+        document["kind"] = kind
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()

@@ -302,7 +302,28 @@ def delete_old_events(finished_before: datetime) -> sa.Delete:
     return job_events.delete().where(job_events.c.job_id.in_(old_jobs.scalar_subquery()))
 
 
-def find_active_duplicate(owner_id: str, dedup_key: str) -> sa.Select[str]:
-    return sa.select(jobs.c.id).where(
+def find_active_duplicate(owner_id: str, dedup_key: str) -> sa.Select[str, str | None]:
+    """The owner's active job for the same brief, with its course (if it makes one)."""
+    return sa.select(jobs.c.id, jobs.c.course_id).where(
         jobs.c.owner_id == owner_id, jobs.c.dedup_key == dedup_key, jobs.c.status.in_(ACTIVE)
+    )
+
+
+def lock_owner(owner_id: str) -> sa.Select[str]:
+    """PostgreSQL: an owner's enqueues take turns on their users row, so that counting
+    their recent jobs and adding one cannot interleave between processes (the creation
+    rate holds exactly). FOR NO KEY UPDATE, so that inserts referencing the user (its
+    foreign key checks) do not wait on it. SQLite renders no lock: BEGIN IMMEDIATE
+    already admits one writer at a time."""
+    return sa.select(users.c.id).where(users.c.id == owner_id).with_for_update(key_share=True)
+
+
+def newest_created(owner_id: str, kind: str, since: datetime, limit: int) -> sa.Select[datetime]:
+    """When the owner created their newest `limit` jobs of `kind` after `since`, newest
+    first: the sliding window of the creation rate, read no further than the limit."""
+    return (
+        sa.select(jobs.c.created_at)
+        .where(jobs.c.owner_id == owner_id, jobs.c.kind == kind, jobs.c.created_at > since)
+        .order_by(jobs.c.created_at.desc())
+        .limit(limit)
     )

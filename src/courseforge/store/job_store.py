@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,7 +18,8 @@ from courseforge.clock import Clock, SystemClock
 from courseforge.domain.accounts import User
 from courseforge.domain.course import Course
 from courseforge.domain.events import EventType, JobEvent
-from courseforge.domain.outline import CourseOutline, CourseRequest
+from courseforge.domain.outline import CourseOutline, CourseRequest, OutlineRequest
+from courseforge.domain.text import slugify
 from courseforge.domain.usage import LLMCallRecord
 from courseforge.store.database import Database
 from courseforge.store.tables import (
@@ -31,6 +32,8 @@ from courseforge.store.tables import (
 )
 
 ACTIVE_STATUSES = ("pending", "running")
+JobKind = Literal["course", "outline"]
+CANDIDATE_PREFIX = "outline:"  # the units of an outline job: outline:1 ... outline:K
 
 
 class JobNotFoundError(LookupError):
@@ -40,12 +43,31 @@ class JobNotFoundError(LookupError):
 
 
 @dataclass(frozen=True)
+class NewJob:
+    """What a job is created with. `request` is an OutlineRequest for an outline job."""
+
+    kind: JobKind
+    request: CourseRequest
+    outline: CourseOutline | None = None
+    owner: User | None = None
+    priority: int = 0
+    auto_publish: bool = False
+    dedup_key: str | None = None
+
+
+@dataclass(frozen=True)
+class CreatedJob:
+    job_id: str
+    course_id: str | None  # a course job's course exists from the start, as a draft
+
+
+@dataclass(frozen=True)
 class JobRecord:
     id: str
     kind: str
     status: str
     step: str | None
-    request: CourseRequest
+    request: CourseRequest  # an OutlineRequest when kind is "outline"
     outline: CourseOutline | None
     items_completed: int
     items_total: int
@@ -97,28 +119,21 @@ class JobStore:
         auto_publish: bool = False,
         dedup_key: str | None = None,
     ) -> str:
-        """Inserts a pending job; the unique index refuses a second active twin (IntegrityError)."""
-        job_id = str(uuid.uuid4())
-        now = self._clock.now()
+        """Inserts a pending course job (and its draft course); see `insert_job`."""
+        new = NewJob(
+            "course",
+            request,
+            outline,
+            owner=owner,
+            priority=priority,
+            auto_publish=auto_publish,
+            dedup_key=dedup_key,
+        )
+        return (await self.create_job(new)).job_id
+
+    async def create_job(self, new: NewJob) -> CreatedJob:
         async with self._transaction() as conn:
-            await conn.execute(
-                jobs.insert().values(
-                    id=job_id,
-                    kind="course",
-                    status="pending",
-                    request=request.model_dump(mode="json"),
-                    outline=outline.model_dump(mode="json") if outline else None,
-                    priority=priority,
-                    auto_publish=auto_publish,
-                    owner_id=owner.id if owner else None,
-                    organization_id=owner.organization_id if owner else None,
-                    dedup_key=dedup_key,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            await insert_event(conn, job_id, "job_created", {"kind": "course"}, now)
-        return job_id
+            return await insert_job(conn, new, self._clock.now())
 
     async def get_job(self, job_id: str) -> JobRecord:
         async with self.database.connect() as conn:
@@ -340,41 +355,49 @@ class JobStore:
             for row in rows
         ]
 
+    async def outline_candidates(self, job_id: str) -> list[CourseOutline]:
+        """The outline candidates an outline job has finished, in candidate order."""
+        query = sa.select(job_units.c.key, job_units.c.result).where(
+            job_units.c.job_id == job_id, job_units.c.key.startswith(CANDIDATE_PREFIX)
+        )
+        async with self.database.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        ordered = sorted(rows, key=lambda row: int(row.key.removeprefix(CANDIDATE_PREFIX)))
+        return [CourseOutline.model_validate(row.result) for row in ordered]
+
     # --- courses ----------------------------------------------------------------
 
     async def save_course(self, job_id: str, course: Course, quality: dict[str, Any]) -> str:
-        """Stores the course as a new version: version 1 of a new course, or the next one;
-        published at once when the job asked for `auto_publish`."""
+        """Stores the course as a new version of the job's course (made when the job was,
+        or here for a job older than that); published at once when the job asked for
+        `auto_publish`. The course's title and slug follow its newest version."""
         now = self._clock.now()
         async with self._transaction() as conn:
             job = (
                 await conn.execute(
-                    sa.select(jobs.c.course_id, jobs.c.auto_publish).where(jobs.c.id == job_id)
+                    sa.select(
+                        jobs.c.course_id,
+                        jobs.c.auto_publish,
+                        jobs.c.owner_id,
+                        jobs.c.organization_id,
+                    ).where(jobs.c.id == job_id)
                 )
             ).one()
             course_id = job.course_id
             if course_id is None:
-                course_id = str(uuid.uuid4())
-                await conn.execute(
-                    courses.insert().values(
-                        id=course_id,
-                        job_id=job_id,
-                        slug=course.slug,
-                        title=course.title,
-                        status="draft",
-                        current_version=0,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                await conn.execute(
-                    jobs.update().where(jobs.c.id == job_id).values(course_id=course_id)
+                course_id = await insert_draft_course(
+                    conn, job_id, course.title, now, job.owner_id, job.organization_id
                 )
             version = (
                 await conn.execute(
                     courses.update()
                     .where(courses.c.id == course_id)
-                    .values(current_version=courses.c.current_version + 1, updated_at=now)
+                    .values(
+                        current_version=courses.c.current_version + 1,
+                        title=course.title,
+                        slug=course.slug,
+                        updated_at=now,
+                    )
                     .returning(courses.c.current_version)
                 )
             ).scalar_one()
@@ -419,6 +442,65 @@ class JobStore:
         return Course.model_validate(row.content), dict(row.quality)
 
 
+async def insert_job(conn: AsyncConnection, new: NewJob, now: datetime) -> CreatedJob:
+    """A pending job, its `job_created` event and, for a course job, its draft course (so
+    the course has an id clients can follow from the start). The unique index refuses a
+    second active twin of the same owner (IntegrityError)."""
+    job_id = str(uuid.uuid4())
+    owner = new.owner
+    await conn.execute(
+        jobs.insert().values(
+            id=job_id,
+            kind=new.kind,
+            status="pending",
+            request=new.request.model_dump(mode="json"),
+            outline=new.outline.model_dump(mode="json") if new.outline else None,
+            priority=new.priority,
+            auto_publish=new.auto_publish,
+            owner_id=owner.id if owner else None,
+            organization_id=owner.organization_id if owner else None,
+            dedup_key=new.dedup_key,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    course_id = None
+    if new.kind == "course":
+        title = new.outline.title if new.outline else new.request.topic
+        owner_id, organization_id = (owner.id, owner.organization_id) if owner else (None, None)
+        course_id = await insert_draft_course(conn, job_id, title, now, owner_id, organization_id)
+    await insert_event(conn, job_id, "job_created", {"kind": new.kind}, now)
+    return CreatedJob(job_id, course_id)
+
+
+async def insert_draft_course(
+    conn: AsyncConnection,
+    job_id: str,
+    title: str,
+    now: datetime,
+    owner_id: str | None = None,
+    organization_id: str | None = None,
+) -> str:
+    """An empty course (no version yet) for the job, which points to it; owned like it."""
+    course_id = str(uuid.uuid4())
+    await conn.execute(
+        courses.insert().values(
+            id=course_id,
+            job_id=job_id,
+            slug=slugify(title),
+            title=title,
+            status="draft",
+            current_version=0,
+            owner_id=owner_id,
+            organization_id=organization_id,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await conn.execute(jobs.update().where(jobs.c.id == job_id).values(course_id=course_id))
+    return course_id
+
+
 async def insert_event(
     conn: AsyncConnection, job_id: str, type_: EventType, fields: dict[str, Any], at: datetime
 ) -> int:
@@ -446,7 +528,7 @@ def _job_record(row: Any) -> JobRecord:
         kind=row["kind"],
         status=row["status"],
         step=row["step"],
-        request=CourseRequest.model_validate(row["request"]),
+        request=_request_of(row["kind"], row["request"]),
         outline=CourseOutline.model_validate(row["outline"]) if row["outline"] else None,
         items_completed=row["items_completed"],
         items_total=row["items_total"],
@@ -463,3 +545,8 @@ def _job_record(row: Any) -> JobRecord:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
     )
+
+
+def _request_of(kind: str, document: Any) -> CourseRequest:
+    shape = OutlineRequest if kind == "outline" else CourseRequest
+    return shape.model_validate(document)
