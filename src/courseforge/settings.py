@@ -75,6 +75,17 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(default=10.0, ge=0, description="time to finish on SIGTERM")
     retention_hours: float = Field(default=24.0, gt=0, description="keep events of finished jobs")
 
+    api_only: bool = Field(
+        default=False, description="serve without an in-process worker (for API replicas)"
+    )
+    api_max_body_bytes: int = Field(
+        default=512 * 1024, ge=1024, description="largest request body the API accepts"
+    )
+    sse_heartbeat_s: float = Field(default=15.0, gt=0, description="event-stream keep-alive")
+    event_sweep_s: float = Field(
+        default=1.0, gt=0, description="how often the API looks for events without a hint"
+    )
+
     log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(default=False, description="JSON log lines (for services)")
 

@@ -8,6 +8,7 @@ import typer
 
 from courseforge.cli import db_commands, jobs_commands, users_commands
 from courseforge.cli.generate import generate
+from courseforge.cli.serve_command import serve
 from courseforge.cli.worker_command import worker
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.command(name="generate")(generate)
 app.command(name="worker")(worker)
+app.command(name="serve")(serve)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(jobs_commands.app, name="jobs")
 app.add_typer(users_commands.app, name="users")

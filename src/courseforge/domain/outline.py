@@ -8,19 +8,21 @@ from courseforge.domain.course import LanguageTag, Level
 from courseforge.domain.text import Paragraph, Phrase, Title, require_unique
 
 MAX_SOURCE_CHARS = 60_000
+MAX_MODULES, MAX_LESSONS_PER_MODULE = 12, 8
 
 
 class CourseRequest(BaseModel):
     """The user's brief: a topic, or source material, and the course's shape."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: a person's `"modules": true` is a mistake to report, not a 1 to guess.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     topic: Title
     audience: Phrase = "curious adults new to the subject"
     level: Level = "beginner"
     language: LanguageTag = "en"
-    modules: int = Field(default=5, ge=1, le=12)
-    lessons_per_module: int = Field(default=3, ge=1, le=8)
+    modules: int = Field(default=5, ge=1, le=MAX_MODULES)
+    lessons_per_module: int = Field(default=3, ge=1, le=MAX_LESSONS_PER_MODULE)
     tasks_per_lesson: int = Field(default=3, ge=1, le=6)
     questions_per_quiz: int = Field(default=4, ge=1, le=12)
     source_material: str | None = Field(default=None, max_length=MAX_SOURCE_CHARS)
@@ -65,7 +67,7 @@ class ModuleOutline(BaseModel):
     title: Title
     summary: Paragraph
     learning_objectives: list[Phrase] = Field(min_length=1, max_length=6)
-    lessons: list[LessonOutline] = Field(min_length=1, max_length=12)
+    lessons: list[LessonOutline] = Field(min_length=1, max_length=MAX_LESSONS_PER_MODULE)
     source_topics: list[Phrase] = Field(default_factory=list, max_length=12)
 
     @model_validator(mode="after")
@@ -86,9 +88,10 @@ class CourseOutline(BaseModel):
     level: Level
     language: LanguageTag = "en"
     learning_objectives: list[Phrase] = Field(min_length=1, max_length=10)
-    modules: list[ModuleOutline] = Field(min_length=1, max_length=20)
+    modules: list[ModuleOutline] = Field(min_length=1, max_length=MAX_MODULES)
 
     @model_validator(mode="after")
     def _distinct_modules(self) -> CourseOutline:
         require_unique([module.title for module in self.modules], "module titles")
+        require_unique(self.learning_objectives, "course learning objectives")
         return self

@@ -40,6 +40,10 @@ class LeaseLostError(Exception):
     """Another worker holds the job now; this run must not write its ending."""
 
 
+class CancelRequestedError(Exception):
+    """Someone asked to cancel the job: the run stops at once, abandoning units in flight."""
+
+
 class JobFailedError(Exception):
     def __init__(self, unit: str, reason: str) -> None:
         super().__init__(f"{unit}: {reason}")
@@ -63,6 +67,7 @@ class _Run:
     counter: _Counter
     steps: StepTracker
     candidates: int = 0  # an outline job: how many outlines it drafts (a course job: 0)
+    cancel_requested: bool = False  # learnt when a unit's checkpoint is written
 
 
 class CoursePipeline:
@@ -97,7 +102,7 @@ class CoursePipeline:
         run = await self._start(job_id)
         try:
             await self._run_plan(job_id, run)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, CancelRequestedError):
             # Why it stopped (cancel, shutdown, lost lease, Ctrl-C) is the worker's to say.
             await asyncio.shield(self._store.record_calls(job_id, self._calls.drain()))
             raise
@@ -176,11 +181,13 @@ class CoursePipeline:
                 if not running:
                     break
                 finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                if run.cancel_requested:
+                    raise CancelRequestedError(job_id)
                 for task in finished:
                     unit = running.pop(task)
                     if failure is None and task.exception() is not None:
                         failure = _as_failure(unit, task.exception())
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, CancelRequestedError):
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
@@ -224,10 +231,12 @@ class CoursePipeline:
         progress = Progress(
             run.steps.current() or last.step, counter.done, counter.total, last.title
         )
-        await self._store.complete_units(job_id, completions, progress, calls)
+        cancel = await self._store.complete_units(job_id, completions, progress, calls)
         for completion in completions:
             for event in completion.events:
                 await self._events.publish(event)
+        if cancel:
+            run.cancel_requested = True
 
     def _progress_event(self, job_id: str, unit: plan.Unit, run: _Run) -> JobEvent:
         keys = run.steps.units[unit.step]

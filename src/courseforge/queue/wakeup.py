@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from courseforge.logs import get_logger
 
 CHANNEL = "courseforge_jobs"
+EVENTS_CHANNEL = "courseforge_events"  # payload: a job id (sent by a trigger on job_events)
 RECONNECT_DELAY_S = 1.0
 _log = get_logger(__name__)
 
@@ -29,21 +30,39 @@ def conninfo(database_url: str) -> str:
 
 async def listen_for_jobs(database_url: str, wake: Callable[[], None], stop: asyncio.Event) -> None:
     """Calls `wake` on every notification until `stop`; reconnects if the server goes away."""
+    await listen_channel(database_url, CHANNEL, lambda _payload: wake(), stop, on_reconnect=wake)
+
+
+async def listen_channel(
+    database_url: str,
+    channel: str,
+    on_payload: Callable[[str], None],
+    stop: asyncio.Event,
+    *,
+    on_reconnect: Callable[[], None],
+) -> None:
+    """Calls `on_payload` with each notification's payload on `channel` until `stop`.
+
+    If the connection drops it reconnects, and calls `on_reconnect` because whatever
+    was sent meanwhile is lost.
+    """
     while not stop.is_set():
         try:
-            await _listen_once(database_url, wake, stop)
+            await _listen_once(database_url, channel, on_payload, stop)
         except (psycopg.Error, OSError) as error:
-            _log.warning("job_listener_lost", error=str(error))
-            wake()  # something may have been queued while we were deaf
+            _log.warning("listener_lost", channel=channel, error=str(error))
+            on_reconnect()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=RECONNECT_DELAY_S)
 
 
-async def _listen_once(database_url: str, wake: Callable[[], None], stop: asyncio.Event) -> None:
+async def _listen_once(
+    database_url: str, channel: str, on_payload: Callable[[str], None], stop: asyncio.Event
+) -> None:
     async with await psycopg.AsyncConnection.connect(
         conninfo(database_url), autocommit=True
     ) as conn:
-        await conn.execute(f"LISTEN {CHANNEL}")
+        await conn.execute(f"LISTEN {channel}")
         stopping = asyncio.create_task(stop.wait())
         try:
             while not stop.is_set():
@@ -52,8 +71,7 @@ async def _listen_once(database_url: str, wake: Callable[[], None], stop: asynci
                     {waiting, stopping}, return_when=asyncio.FIRST_COMPLETED
                 )
                 if waiting in done:
-                    waiting.result()
-                    wake()
+                    on_payload(waiting.result())
                 else:
                     waiting.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -62,6 +80,7 @@ async def _listen_once(database_url: str, wake: Callable[[], None], stop: asynci
             stopping.cancel()
 
 
-async def _next_notification(conn: psycopg.AsyncConnection[object]) -> None:
-    async for _ in conn.notifies():
-        return
+async def _next_notification(conn: psycopg.AsyncConnection[object]) -> str:
+    async for notification in conn.notifies():
+        return notification.payload
+    raise psycopg.OperationalError("the notification stream ended")

@@ -8,8 +8,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -114,3 +116,20 @@ def alembic_config(url: str) -> Config:
 def upgrade_database(url: str, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run on every start (it is a no-op when current)."""
     command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+async def current_revision(database: Database) -> str | None:
+    """The migration the database is at (None: not migrated)."""
+    async with database.connect() as conn:
+        try:
+            row = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).first()
+        except sa.exc.DBAPIError:
+            return None
+    return str(row[0]) if row else None

@@ -230,11 +230,12 @@ class JobStore:
         completions: list[UnitCompletion],
         progress: Progress,
         calls: list[LLMCallRecord],
-    ) -> None:
+    ) -> bool:
         """Checkpoints, the job's counters, their events and LLM calls, in one transaction.
 
         Units that finish together are written together (a group commit): on SQLite's
-        single writer that is one commit instead of one per unit.
+        single writer that is one commit instead of one per unit. Returns whether a cancel
+        of the job has been asked for, so that a run stops within one unit of work.
         """
         now = self._clock.now()
         async with self._transaction() as conn:
@@ -252,18 +253,21 @@ class JobStore:
                 ],
             )
             await self._insert_calls(conn, job_id, calls)
-            await conn.execute(
-                jobs.update()
-                .where(jobs.c.id == job_id)
-                .values(
-                    step=progress.step,
-                    items_completed=progress.items_completed,
-                    items_total=progress.items_total,
-                    current_item=progress.current_item,
-                    updated_at=now,
-                    **_usage_increments(calls),
+            cancel_requested = (
+                await conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id == job_id)
+                    .values(
+                        step=progress.step,
+                        items_completed=progress.items_completed,
+                        items_total=progress.items_total,
+                        current_item=progress.current_item,
+                        updated_at=now,
+                        **_usage_increments(calls),
+                    )
+                    .returning(jobs.c.cancel_requested)
                 )
-            )
+            ).scalar_one()
             await conn.execute(
                 job_events.insert(),
                 [
@@ -272,6 +276,7 @@ class JobStore:
                     for e in c.events
                 ],
             )
+        return bool(cancel_requested)
 
     # --- LLM calls --------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Literal
 
 from courseforge.logs import get_logger
-from courseforge.pipeline.runner import JobFailedError, LeaseLostError
+from courseforge.pipeline.runner import CancelRequestedError, JobFailedError, LeaseLostError
 from courseforge.queue.job_queue import JobQueue
 from courseforge.store.job_store import JobStore
 
@@ -135,6 +135,9 @@ class Worker:
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()  # handled here: the task goes on (or ends) normally
+        except CancelRequestedError:
+            log.info("job_stopped", reason="cancel_requested")
+            await asyncio.shield(self._after_stop(job_id, "cancel_requested"))
         except JobFailedError as failure:
             log.warning("job_failed", unit=failure.unit, reason=failure.reason)
         except LeaseLostError:

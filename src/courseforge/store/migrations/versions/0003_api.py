@@ -8,8 +8,8 @@ Create Date: 2026-11-23
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0003"
 down_revision = "0002"
@@ -26,7 +26,27 @@ def _user_column(name: str) -> sa.Column[str]:
     )
 
 
+# PostgreSQL tells every API process when a job has new events (payload: the job id), so a
+# worker on one host reaches the event streams of an API process on another. NOTIFY is
+# sent at commit, once per job and transaction however many rows were inserted.
+NOTIFY_FUNCTION = """
+CREATE FUNCTION courseforge_notify_job_event() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('courseforge_events', NEW.job_id);
+    RETURN NULL;
+END
+$$ LANGUAGE plpgsql
+"""
+NOTIFY_TRIGGER = """
+CREATE TRIGGER job_events_notify AFTER INSERT ON job_events
+FOR EACH ROW EXECUTE FUNCTION courseforge_notify_job_event()
+"""
+
+
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(NOTIFY_FUNCTION)
+        op.execute(NOTIFY_TRIGGER)
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -86,6 +106,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER job_events_notify ON job_events")
+        op.execute("DROP FUNCTION courseforge_notify_job_event()")
     op.drop_index("ix_jobs_organization_created", table_name="jobs")
     op.drop_index("ix_jobs_owner_created", table_name="jobs")
     op.drop_index("ix_courses_organization_created", table_name="courses")

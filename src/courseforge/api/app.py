@@ -1,0 +1,116 @@
+"""The FastAPI application: routes, middleware, and what runs beside them in the process.
+
+Its lifespan opens the runtime (the composition root), starts the event broker and its
+PostgreSQL listener, and — unless `with_worker` is off, for API-only replicas — a worker
+whose events reach the broker directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from courseforge import __version__
+from courseforge.api.broker import BrokerSink, EventBroker
+from courseforge.api.context import ApiContext
+from courseforge.api.errors import install_error_handlers
+from courseforge.api.limits import RequestGuard
+from courseforge.api.metrics import ApiMetrics, LatencyMiddleware
+from courseforge.api.routes import courses, events, jobs, operations, outlines
+from courseforge.clock import Clock
+from courseforge.llm.port import LLMProvider
+from courseforge.logs import configure_logging
+from courseforge.queue.wakeup import EVENTS_CHANNEL, listen_channel
+from courseforge.runtime import Runtime, open_runtime
+from courseforge.settings import Settings
+from courseforge.store.course_listing import CourseListing
+from courseforge.store.database import is_sqlite
+from courseforge.store.idempotency import IdempotencyStore
+from courseforge.store.job_listing import JobListing
+from courseforge.store.stats import JobStatistics
+
+
+def create_app(
+    settings: Settings,
+    *,
+    with_worker: bool = True,
+    provider: LLMProvider | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """The app; `provider` and `clock` replace the configured ones (tests, benchmarks)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings, provider=provider, clock=clock) as runtime:
+            context = _context(runtime)
+            app.state.context = context
+            stop = asyncio.Event()
+            tasks = [asyncio.create_task(work) for work in _background(context, stop, with_worker)]
+            try:
+                yield
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = FastAPI(
+        title="courseforge",
+        version=__version__,
+        description="Generate courses with an LLM through a durable job queue.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (outlines, courses, jobs, events, operations):
+        app.include_router(module.router)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.api_max_body_bytes)
+    app.add_middleware(LatencyMiddleware, metrics=lambda: _metrics_of(app))
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory uvicorn imports in each of its worker processes (`serve --workers N`)."""
+    settings = Settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    return create_app(settings, with_worker=not settings.api_only)
+
+
+def _context(runtime: Runtime) -> ApiContext:
+    broker = EventBroker(runtime.database, sweep_interval_s=runtime.settings.event_sweep_s)
+    return ApiContext(
+        runtime=runtime,
+        broker=broker,
+        jobs=JobListing(runtime.database),
+        courses=CourseListing(runtime.database, runtime.clock),
+        idempotency=IdempotencyStore(runtime.database, runtime.clock),
+        stats=JobStatistics(runtime.database),
+        metrics=ApiMetrics(lambda: broker.connections),
+    )
+
+
+def _background(
+    context: ApiContext, stop: asyncio.Event, with_worker: bool
+) -> list[Coroutine[Any, Any, None]]:
+    broker, runtime = context.broker, context.runtime
+    work = [broker.run(stop)]
+    url = runtime.settings.database_url
+    if not is_sqlite(url):
+        work.append(
+            listen_channel(
+                url,
+                EVENTS_CHANNEL,
+                broker.job_changed,
+                stop,
+                on_reconnect=broker.everything_changed,
+            )
+        )
+    if with_worker:
+        work.append(runtime.worker(BrokerSink(broker)).run(stop))
+    return work
+
+
+def _metrics_of(app: FastAPI) -> ApiMetrics | None:
+    context: ApiContext | None = getattr(app.state, "context", None)
+    return context.metrics if context else None

@@ -1,0 +1,119 @@
+"""One event broker per API process: it fans a job's new events out to every stream.
+
+Streams never query the database while they wait. The broker learns that a job has
+news from a hint — PostgreSQL's NOTIFY (a trigger on job_events; any host's worker) or
+this process's own worker — and then fetches what is new for every watched job in one
+query, and hands it to each subscriber. A periodic sweep does the same without a hint,
+which covers SQLite workers in other processes and notifications lost while the
+listener reconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from courseforge.domain.events import JobEvent
+from courseforge.logs import get_logger
+from courseforge.store.database import Database
+from courseforge.store.event_feed import events_after
+
+_log = get_logger(__name__)
+NumberedEvent = tuple[int, JobEvent]
+
+
+@dataclass(eq=False)
+class Subscription:
+    job_id: str
+    events: asyncio.Queue[NumberedEvent] = field(default_factory=asyncio.Queue)
+
+
+class EventBroker:
+    def __init__(self, database: Database, *, sweep_interval_s: float) -> None:
+        self._database = database
+        self._sweep_interval_s = sweep_interval_s
+        self._subscribers: dict[str, set[Subscription]] = {}
+        self._last_seen: dict[str, int] = {}  # per watched job: the newest id fanned out
+        self._dirty: set[str] = set()
+        self._news = asyncio.Event()
+
+    @property
+    def connections(self) -> int:
+        return sum(len(subs) for subs in self._subscribers.values())
+
+    @asynccontextmanager
+    async def subscribe(self, job_id: str, after_id: int) -> AsyncIterator[Subscription]:
+        """Events of `job_id` from now on (the caller replays older ones from the store).
+
+        Subscribe before replaying: whatever commits in between then reaches the queue,
+        and the subscriber drops ids it has already sent.
+        """
+        subscription = Subscription(job_id)
+        self._subscribers.setdefault(job_id, set()).add(subscription)
+        self._last_seen.setdefault(job_id, after_id)
+        try:
+            yield subscription
+        finally:
+            watchers = self._subscribers.get(job_id, set())
+            watchers.discard(subscription)
+            if not watchers:
+                self._subscribers.pop(job_id, None)
+                self._last_seen.pop(job_id, None)
+
+    def job_changed(self, job_id: str) -> None:
+        """A hint that `job_id` has new events (cheap; ignored when nobody watches it)."""
+        if job_id in self._subscribers:
+            self._dirty.add(job_id)
+            self._news.set()
+
+    def everything_changed(self) -> None:
+        self._dirty.update(self._subscribers)
+        self._news.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                await self._next_round(stopping)
+        finally:
+            stopping.cancel()
+
+    async def _next_round(self, stopping: asyncio.Task[bool]) -> None:
+        news = asyncio.create_task(self._news.wait())
+        done, _ = await asyncio.wait(
+            {news, stopping}, timeout=self._sweep_interval_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        news.cancel()
+        if stopping in done:
+            return
+        if news not in done:  # the sweep: look at every watched job
+            self._dirty.update(self._subscribers)
+        self._news.clear()
+        try:
+            await self._fan_out()
+        except Exception as error:  # a database hiccup must not end every stream
+            _log.warning("event_fetch_failed", error=str(error))
+            await asyncio.wait({stopping}, timeout=min(1.0, self._sweep_interval_s))
+
+    async def _fan_out(self) -> None:
+        watched = {job: self._last_seen[job] for job in self._dirty if job in self._last_seen}
+        self._dirty.clear()
+        for event_id, event in await events_after(self._database, watched):
+            job = event.job_id
+            if job not in self._last_seen or event_id <= self._last_seen[job]:
+                continue
+            self._last_seen[job] = event_id
+            for subscription in self._subscribers.get(job, ()):
+                subscription.events.put_nowait((event_id, event))
+
+
+class BrokerSink:
+    """The in-process worker's events reach the broker at once (SQLite has no NOTIFY)."""
+
+    def __init__(self, broker: EventBroker) -> None:
+        self._broker = broker
+
+    async def publish(self, event: JobEvent) -> None:
+        self._broker.job_changed(event.job_id)

@@ -1,0 +1,205 @@
+"""Courses: queue one from an approved outline; read, list versions, publish, export."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from courseforge.api.context import Context, CurrentUser
+from courseforge.api.errors import ApiError, not_found, responses
+from courseforge.api.idempotency import Answer, idempotent
+from courseforge.api.routes.jobs import visible_snapshot
+from courseforge.api.routes.outlines import IdempotencyKey, queued_answer, rate_limited
+from courseforge.api.schemas import (
+    CourseCreate,
+    CourseDetailOut,
+    CourseOut,
+    CoursePage,
+    Queued,
+    VersionOut,
+    course_detail_out,
+    course_out,
+    version_out,
+)
+from courseforge.domain.accounts import User
+from courseforge.domain.course import Course
+from courseforge.domain.outline import CourseRequest
+from courseforge.export.html import course_html
+from courseforge.export.markdown import course_to_markdown
+from courseforge.queue.quotas import CreationRateExceededError
+from courseforge.store.course_listing import CourseNotFoundError, CourseNotReadyError
+from courseforge.store.pages import InvalidCursorError
+
+router = APIRouter(prefix="/api/courses", tags=["courses"])
+ExportFormat = Literal["json", "markdown", "html"]
+MEDIA_TYPES = {"json": "application/json", "markdown": "text/markdown", "html": "text/html"}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Queued,
+    responses=responses(400, 401, 404, 409, 413, 415, 422, 429),
+)
+async def create_course(
+    body: CourseCreate,
+    request: Request,
+    context: Context,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Queues generation of a course from an approved (possibly edited) outline."""
+
+    async def produce() -> Answer:
+        brief = await _brief(context, user, body)
+        try:
+            queued = await context.runtime.queue.enqueue_course(
+                brief,
+                user,
+                body.outline,
+                priority=body.priority,
+                auto_publish=body.auto_publish,
+                rate_limited=True,
+            )
+        except CreationRateExceededError as error:
+            raise rate_limited(error) from None
+        return queued_answer(queued, "this outline is already being generated")
+
+    return await idempotent(request, user, idempotency_key, context.idempotency, produce)
+
+
+@router.get("", response_model=CoursePage, responses=responses(400, 401, 422))
+async def list_courses(
+    context: Context,
+    user: CurrentUser,
+    status: Literal["draft", "published"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> CoursePage:
+    """Your courses (an admin: the organization's), newest first."""
+    try:
+        page = await context.courses.list_courses(user, limit=limit, cursor=cursor, status=status)
+    except InvalidCursorError as error:
+        raise ApiError(400, str(error)) from None
+    return CoursePage(items=[course_out(item) for item in page.items], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/{course_id}",
+    response_model=CourseDetailOut,
+    responses={**responses(401, 404, 422), 304: {"description": "Not modified"}},
+)
+async def get_course(
+    course_id: str,
+    context: Context,
+    user: CurrentUser,
+    response: Response,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> CourseDetailOut | Response:
+    """The course: its current (or the given) version's content and quality report."""
+    detail = await _detail(context, course_id, user, version)
+    etag = '"' + hashlib.sha256(detail.model_dump_json().encode()).hexdigest()[:32] + '"'
+    if if_none_match == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    response.headers["Cache-Control"] = "private, no-cache"
+    return detail
+
+
+@router.get(
+    "/{course_id}/versions",
+    response_model=list[VersionOut],
+    responses=responses(401, 404, 422),
+)
+async def course_versions(course_id: str, context: Context, user: CurrentUser) -> list[VersionOut]:
+    """Every stored version of the course, oldest first."""
+    try:
+        return [version_out(v) for v in await context.courses.versions(course_id, user)]
+    except CourseNotFoundError:
+        raise not_found("course", course_id) from None
+
+
+@router.post(
+    "/{course_id}/publish", response_model=CourseOut, responses=responses(401, 404, 409, 422)
+)
+async def publish_course(course_id: str, context: Context, user: CurrentUser) -> CourseOut:
+    """Publishes the course's current version (again: no change)."""
+    try:
+        return course_out(await context.courses.publish(course_id, user))
+    except CourseNotFoundError:
+        raise not_found("course", course_id) from None
+    except CourseNotReadyError as error:
+        raise ApiError(409, str(error)) from None
+
+
+@router.get(
+    "/{course_id}/export",
+    responses={
+        **responses(401, 404, 409, 422),
+        200: {
+            "description": "the course as a file",
+            "content": {media: {} for media in MEDIA_TYPES.values()},
+        },
+    },
+    response_class=Response,
+)
+async def export_course(
+    course_id: str,
+    context: Context,
+    user: CurrentUser,
+    format: ExportFormat = "json",
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> Response:
+    """Downloads the course as JSON, Markdown or a standalone, escaped HTML page."""
+    detail = await _detail(context, course_id, user, version)
+    if detail.content is None:
+        raise ApiError(409, "the course has no version yet; wait for its job to complete")
+    course = Course.model_validate(detail.content)
+    text = {
+        "json": lambda: course.model_dump_json(indent=2),
+        "markdown": lambda: course_to_markdown(course),
+        "html": lambda: course_html(course),
+    }[format]()
+    extension = {"json": "json", "markdown": "md", "html": "html"}[format]
+    filename = f"{course.slug}.{extension}"
+    return Response(
+        text,
+        media_type=f"{MEDIA_TYPES[format]}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+async def _detail(
+    context: Context, course_id: str, user: User, version: int | None
+) -> CourseDetailOut:
+    try:
+        return course_detail_out(await context.courses.get_course(course_id, user, version))
+    except CourseNotFoundError:
+        raise not_found("course", course_id) from None
+
+
+async def _brief(context: Context, user: User, body: CourseCreate) -> CourseRequest:
+    """The outline job's brief when named (it may hold source material), else one made from
+    the outline itself."""
+    outline = body.outline
+    if body.outline_job_id is not None:
+        snapshot = await visible_snapshot(context, body.outline_job_id, user)
+        if snapshot.job.kind != "outline":
+            raise not_found("outline job", body.outline_job_id)
+        base = snapshot.job.request.model_dump(exclude={"candidates"})
+    else:
+        base = {"topic": outline.title}
+    base.update(
+        audience=outline.audience,
+        level=outline.level,
+        language=outline.language,
+        modules=len(outline.modules),
+        lessons_per_module=max(len(module.lessons) for module in outline.modules),
+        tasks_per_lesson=body.tasks_per_lesson,
+        questions_per_quiz=body.questions_per_quiz,
+    )
+    return CourseRequest.model_validate(base)

@@ -1,0 +1,126 @@
+"""A job's live events as Server-Sent Events, replayed from Last-Event-ID, then followed.
+
+The stream reads the store once (the replay), then waits on the process's event broker
+and never queries per client again. It ends after the job's last event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from courseforge.api.context import Context, CurrentUser, optional_user
+from courseforge.api.errors import ApiError, responses
+from courseforge.api.routes.jobs import visible_snapshot
+from courseforge.api.schemas import StreamTicket
+from courseforge.domain.accounts import User
+from courseforge.domain.events import TERMINAL_EVENTS, JobEvent
+
+router = APIRouter(prefix="/api/jobs", tags=["events"])
+TICKET_TTL_S = 60.0
+FINISHED = frozenset({"completed", "failed", "cancelled"})
+
+
+async def stream_user(
+    job_id: str,
+    context: Context,
+    user: Annotated[User | None, Depends(optional_user)],
+    ticket: Annotated[
+        str | None, Query(max_length=200, description="a single-use stream ticket")
+    ] = None,
+) -> User:
+    """The bearer token's user, or the one a stream ticket for this job was issued to."""
+    if user is not None:
+        return user
+    if ticket:
+        holder = await context.runtime.accounts.redeem_stream_ticket(ticket, job_id)
+        if holder is not None:
+            return holder
+        raise ApiError(401, "the stream ticket is unknown, used, expired or for another job")
+    raise ApiError(
+        401,
+        "send an API token (Authorization: Bearer) or a ticket from POST .../stream-ticket",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+@router.get(
+    "/{job_id}/events",
+    responses={
+        **responses(400, 401, 404, 422),
+        200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
+    },
+    response_class=EventSourceResponse,
+)
+async def job_events(
+    job_id: str,
+    request: Request,
+    context: Context,
+    user: Annotated[User, Depends(stream_user)],
+    last_event_id: Annotated[str | None, Header(description="resume after this event id")] = None,
+    last_event_id_query: Annotated[str | None, Query(alias="last_event_id", max_length=20)] = None,
+) -> EventSourceResponse:
+    """The job's events: replays what came after Last-Event-ID, then follows live."""
+    snapshot = await visible_snapshot(context, job_id, user)
+    after = _event_id(last_event_id if last_event_id is not None else last_event_id_query)
+    finished = snapshot.job.status in FINISHED
+    heartbeat = context.runtime.settings.sse_heartbeat_s
+    return EventSourceResponse(
+        _follow(context, job_id, after, finished), ping=heartbeat, send_timeout=30
+    )
+
+
+@router.post(
+    "/{job_id}/stream-ticket",
+    status_code=201,
+    response_model=StreamTicket,
+    responses=responses(401, 404, 422),
+)
+async def stream_ticket(job_id: str, context: Context, user: CurrentUser) -> StreamTicket:
+    """A single-use ticket for this job's stream, for clients that cannot send headers."""
+    await visible_snapshot(context, job_id, user)
+    ticket = await context.runtime.accounts.issue_stream_ticket(user, job_id, TICKET_TTL_S)
+    url = f"/api/jobs/{job_id}/events?ticket={ticket}"
+    return StreamTicket(ticket=ticket, expires_in=TICKET_TTL_S, url=url)
+
+
+async def _follow(
+    context: Context, job_id: str, after: int, finished: bool
+) -> AsyncIterator[ServerSentEvent]:
+    async with context.broker.subscribe(job_id, after) as subscription:
+        last = after
+        for event_id, event in await context.runtime.store.list_events(job_id, after):
+            yield _sse(event_id, event)
+            last = event_id
+            if event.type in TERMINAL_EVENTS:
+                return
+        if finished and last == after:
+            # Nothing new for a finished job: the client has seen its end, or retention
+            # removed its events. Nothing more will come.
+            return
+        while True:
+            event_id, event = await subscription.events.get()
+            if event_id <= last:
+                continue
+            yield _sse(event_id, event)
+            last = event_id
+            if event.type in TERMINAL_EVENTS:
+                return
+
+
+def _sse(event_id: int, event: JobEvent) -> ServerSentEvent:
+    return ServerSentEvent(
+        data=json.dumps(event.wire(), separators=(",", ":")), event=event.type, id=str(event_id)
+    )
+
+
+def _event_id(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 0
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError(400, f"Last-Event-ID must be an event id (a whole number), not {raw!r}")
+    return int(raw)

@@ -1,0 +1,113 @@
+"""Bad input gets a 4xx with a message a person can act on, never a 500, and writes nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import LiveApi
+from tests.api.helpers import BRIEF
+from tests.worker.helpers import query
+
+
+def outline_with(**changes: Any) -> dict[str, Any]:
+    module = {
+        "title": "Rock pools",
+        "summary": "What lives between the tides.",
+        "learning_objectives": ["Name three rock-pool animals"],
+        "lessons": [{"title": "Who lives here", "objectives": ["Spot an anemone"]}],
+    }
+    outline = {
+        "title": "Tide pools",
+        "description": "A short course on tide pools.",
+        "audience": "beginners",
+        "level": "beginner",
+        "learning_objectives": ["Read a tide table"],
+        "modules": [module],
+    }
+    return {**outline, **changes}
+
+
+BAD_POSTS: list[tuple[str, Any, int, str]] = [
+    ("/api/outlines", {**BRIEF, "level": "wizard"}, 422, "level"),
+    ("/api/outlines", {**BRIEF, "topic": ""}, 422, "topic"),
+    ("/api/outlines", {**BRIEF, "topic": "x" * 5000}, 422, "topic"),
+    ("/api/outlines", {**BRIEF, "modules": 0}, 422, "modules"),
+    ("/api/outlines", {**BRIEF, "candidates": 9}, 422, "candidates"),
+    ("/api/outlines", {**BRIEF, "surprise": 1}, 422, "surprise"),
+    ("/api/outlines", [], 422, "request"),
+    ("/api/courses", {"outline": outline_with(level="guru")}, 422, "level"),
+    ("/api/courses", {"outline": outline_with(modules=[])}, 422, "modules"),
+    ("/api/courses", {"outline": outline_with(), "priority": 99}, 422, "priority"),
+    ("/api/courses", {"outline": outline_with(), "outline_job_id": "nope"}, 404, "nope"),
+    ("/api/courses", {}, 422, "outline"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "mentions"), BAD_POSTS)
+async def test_an_invalid_body_is_refused_with_its_reason(
+    api: LiveApi, path: str, body: Any, status: int, mentions: str
+) -> None:
+    async with api.client("alice") as client:
+        response = await client.post(path, json=body)
+    assert response.status_code == status, response.text
+    assert mentions in response.json()["detail"]
+    assert query(api.database_url, "SELECT id FROM jobs") == []
+
+
+async def test_what_is_not_json_is_refused_before_it_is_read(api: LiveApi) -> None:
+    async with api.client("alice") as client:
+        broken = await client.post(
+            "/api/outlines", content=b'{"topic": ', headers={"Content-Type": "application/json"}
+        )
+        as_text = await client.post(
+            "/api/outlines", content=json.dumps(BRIEF), headers={"Content-Type": "text/plain"}
+        )
+        huge = await client.post(
+            "/api/outlines",
+            content=b" " * (600 * 1024),
+            headers={"Content-Type": "application/json"},
+        )
+    assert broken.status_code == 422
+    assert "JSON" in broken.json()["detail"]
+    assert as_text.status_code == 415
+    assert "application/json" in as_text.json()["detail"]
+    assert huge.status_code == 413
+    assert "limit" in huge.json()["detail"]
+    assert query(api.database_url, "SELECT id FROM jobs") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status", "mentions"),
+    [
+        ("/api/jobs?status=bogus", {}, 422, "status"),
+        ("/api/jobs?limit=0", {}, 422, "limit"),
+        ("/api/jobs?cursor=not-a-cursor", {}, 400, "cursor"),
+        ("/api/courses?cursor=%%%", {}, 400, "cursor"),
+        ("/api/jobs/no-such-job", {}, 404, "no-such-job"),
+        ("/api/courses/no-such-course?version=0", {}, 422, "version"),
+        ("/api/courses/no-such-course/export?format=pdf", {}, 422, "format"),
+    ],
+)
+async def test_bad_queries_are_4xx(
+    api: LiveApi, path: str, headers: dict[str, str], status: int, mentions: str
+) -> None:
+    async with api.client("alice") as client:
+        response = await client.get(path, headers=headers)
+    assert response.status_code == status, response.text
+    assert mentions in response.json()["detail"]
+
+
+async def test_a_bad_last_event_id_or_idempotency_key_is_400(api: LiveApi) -> None:
+    async with api.client("alice") as client:
+        job_id = (await client.post("/api/outlines", json=BRIEF)).json()["job_id"]
+        bad_id = await client.get(f"/api/jobs/{job_id}/events", headers={"Last-Event-ID": "x1"})
+        bad_key = await client.post(
+            "/api/outlines", json=BRIEF, headers={"Idempotency-Key": "k" * 201}
+        )
+    assert bad_id.status_code == 400
+    assert "Last-Event-ID" in bad_id.json()["detail"]
+    assert bad_key.status_code == 400
+    assert "Idempotency-Key" in bad_key.json()["detail"]

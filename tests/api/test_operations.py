@@ -1,0 +1,49 @@
+"""Liveness, readiness, Prometheus metrics and request ids."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from courseforge.store.database import head_revision
+from tests.api.conftest import LiveApi
+from tests.api.helpers import approved_outline
+
+
+async def test_health_and_readiness(api: LiveApi) -> None:
+    async with api.client() as client:
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+    assert health.json() == {"status": "ok", "database": None, "migration": None}
+    assert ready.status_code == 200
+    assert ready.json()["migration"] == head_revision()
+
+
+async def test_metrics_count_requests_by_route_jobs_and_llm_use(api: LiveApi) -> None:
+    async with api.client("alice") as client:
+        await approved_outline(client)
+        for _ in range(3):
+            assert (await client.get("/api/jobs/no-such-job")).status_code == 404
+        text = (await client.get("/metrics")).text
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    by_route = (
+        "courseforge_http_request_duration_seconds_count",
+        (("method", "GET"), ("route", "/api/jobs/{job_id}"), ("status", "404")),
+    )
+    assert samples[by_route] == 3
+    assert samples[("courseforge_jobs", (("status", "completed"),))] == 1
+    assert samples[("courseforge_queue_depth", ())] == 0
+    assert samples[("courseforge_sse_connections", ())] == 0
+    calls = [v for (name, _), v in samples.items() if name == "courseforge_llm_calls"]
+    assert sum(calls) >= 2  # two outline candidates at least
+
+
+async def test_every_response_carries_a_request_id(api: LiveApi) -> None:
+    async with api.client() as client:
+        chosen = await client.get("/healthz", headers={"X-Request-ID": "trace-me-42"})
+        made = await client.get("/healthz")
+    assert chosen.headers["x-request-id"] == "trace-me-42"
+    assert len(made.headers["x-request-id"]) == 32
