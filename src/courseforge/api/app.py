@@ -8,8 +8,10 @@ whose events reach the broker directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,7 +25,7 @@ from courseforge.api.metrics import ApiMetrics, LatencyMiddleware
 from courseforge.api.routes import courses, events, jobs, operations, outlines
 from courseforge.clock import Clock
 from courseforge.llm.port import LLMProvider
-from courseforge.logs import configure_logging
+from courseforge.logs import configure_logging, get_logger
 from courseforge.queue.wakeup import EVENTS_CHANNEL, listen_channel
 from courseforge.runtime import Runtime, open_runtime
 from courseforge.settings import Settings
@@ -32,6 +34,9 @@ from courseforge.store.database import is_sqlite
 from courseforge.store.idempotency import IdempotencyStore
 from courseforge.store.job_listing import JobListing
 from courseforge.store.stats import JobStatistics
+
+HOUSEKEEPING_INTERVAL_S = 300.0
+_log = get_logger(__name__)
 
 
 def create_app(
@@ -108,7 +113,23 @@ def _background(
         )
     if with_worker:
         work.append(runtime.worker(BrokerSink(broker)).run(stop))
+    work.append(_housekeeping(context, stop))
     return work
+
+
+async def _housekeeping(context: ApiContext, stop: asyncio.Event) -> None:
+    """Forgets what only the API writes once it is of no use: used-up stream tickets, and
+    idempotency records older than the retention period."""
+    retention = timedelta(hours=context.runtime.settings.retention_hours)
+    while True:
+        try:
+            await context.runtime.accounts.purge_expired_tickets()
+            await context.idempotency.purge_older_than(retention)
+        except Exception as error:  # the next round tries again
+            _log.warning("housekeeping_failed", error=str(error))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=HOUSEKEEPING_INTERVAL_S)
+            return
 
 
 def _metrics_of(app: FastAPI) -> ApiMetrics | None:

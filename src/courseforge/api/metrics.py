@@ -8,7 +8,10 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from courseforge.logs import get_logger
 from courseforge.store.gauges import SystemGauges
+
+_log = get_logger(__name__)
 
 JOB_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 
@@ -83,9 +86,16 @@ class LatencyMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
+            elapsed = time.perf_counter() - started
             metrics = self._metrics()
             route = getattr(scope.get("route"), "path", "unmatched")
             if metrics is not None:
-                metrics.http_latency.labels(scope["method"], route, str(status)).observe(
-                    time.perf_counter() - started
-                )
+                metrics.http_latency.labels(scope["method"], route, str(status)).observe(elapsed)
+            _log.info(
+                "http_request",
+                method=scope["method"],
+                path=scope["path"],
+                route=route,
+                status=status,
+                ms=round(elapsed * 1000, 1),
+            )
