@@ -86,6 +86,7 @@ async def cancel_job(job_id: str, context: Context, user: CurrentUser) -> JobAct
     """Cancels a pending job at once, a running one within one unit of work."""
     await visible_snapshot(context, job_id, user)
     outcome = await context.runtime.queue.cancel(job_id)
+    context.broker.job_changed(job_id)  # its streams hear of it now, even without NOTIFY
     if outcome == "not_found":
         raise not_found("job", job_id)
     if outcome == "finished":
