@@ -112,7 +112,9 @@ def _background(
             )
         )
     if with_worker:
-        work.append(runtime.worker(BrokerSink(broker)).run(stop))
+        worker = runtime.worker(BrokerSink(broker))
+        context.wake_worker = worker.wake
+        work.append(worker.run(stop))
     work.append(_housekeeping(context, stop))
     return work
 

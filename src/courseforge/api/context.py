@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -28,6 +29,8 @@ class ApiContext:
     idempotency: IdempotencyStore
     stats: JobStatistics
     metrics: ApiMetrics
+    # Wakes this process's worker when a job is queued here (SQLite has no NOTIFY).
+    wake_worker: Callable[[], None] = lambda: None
 
 
 def get_context(request: Request) -> ApiContext:
