@@ -59,6 +59,7 @@ class Runtime:
         config = WorkerConfig(
             concurrency=concurrency or self.settings.worker_concurrency,
             poll_interval_s=self.settings.poll_interval_s,
+            maintenance_interval_s=self.settings.maintenance_interval_s,
             retention=timedelta(hours=self.settings.retention_hours),
             shutdown_grace_s=self.settings.shutdown_grace_s,
         )

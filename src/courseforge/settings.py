@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="a running job's lease; renewed every third"
     )
     poll_interval_s: float = Field(default=1.0, gt=0, description="how often an idle worker looks")
+    maintenance_interval_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="how often a worker rescues expired leases and deletes old events",
+    )
     retry_backoff_s: float = Field(
         default=2.0, gt=0, description="first wait before a lost job returns"
     )
