@@ -118,13 +118,13 @@ class JobQueue:
                 if rate_limited:
                     await check_creation_rate(conn, owner, new.kind, now, self.quotas)
                 created = await insert_job(conn, new, now)
+                await _notify_workers(conn)
         except sa.exc.IntegrityError:  # an unlocked twin was inserted beside this one
             async with self._database.connect() as conn:
                 twin = await _active_twin(conn, owner, new.dedup_key)
             if twin is None:  # the twin finished in between: try once more
                 return await self._enqueue(new, owner, rate_limited=rate_limited)
             return twin
-        await self._notify_workers()
         return Enqueued(created.job_id, created=True, course_id=created.course_id)
 
     async def claim(self, worker: str, limit: int) -> list[str]:
@@ -183,7 +183,8 @@ class JobQueue:
             for job_id in released:
                 message = "Worker stopped; the job is queued again"
                 await self._log(conn, job_id, "warning", message)
-        await self._notify_workers()
+            if released:
+                await _notify_workers(conn)
         return released
 
     async def rescue_expired(self, limit: int = 100) -> list[str]:
@@ -243,9 +244,9 @@ class JobQueue:
                 if not (await conn.execute(queries.requeue_finished_job(job_id, now))).rowcount:
                     return False
                 await self._log(conn, job_id, "info", "Queued again; finished units are kept")
+                await _notify_workers(conn)
         except sa.exc.IntegrityError:
             return False
-        await self._notify_workers()
         return True
 
     async def purge_old_events(self, older_than: timedelta) -> int:
@@ -253,17 +254,20 @@ class JobQueue:
         async with self._database.transaction() as conn:
             return (await conn.execute(statement)).rowcount
 
-    async def _notify_workers(self) -> None:
-        if self._database.engine.dialect.name == "postgresql":
-            async with self._database.transaction() as conn:
-                await conn.execute(queries.notify_job_available())
-
     def _lease_end(self) -> datetime:
         return self._clock.now() + timedelta(seconds=self.policy.lease_s)
 
     async def _log(self, conn: AsyncConnection, job_id: str, level: str, message: str) -> None:
         fields = {"level": level, "message": message, "details": {}}
         await insert_event(conn, job_id, "log", fields, self._clock.now())
+
+
+async def _notify_workers(conn: AsyncConnection) -> None:
+    """PostgreSQL: wakes listening workers; sent in the transaction that makes a job
+    claimable, so it costs no round trip of its own and is delivered only at its commit
+    (a rolled-back enqueue wakes nobody, and a woken worker finds the job)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(queries.notify_job_available())
 
 
 async def _active_twin(conn: AsyncConnection, owner: User, key: str) -> Enqueued | None:

@@ -1,8 +1,9 @@
 """Waking idle workers the moment a job is queued: PostgreSQL LISTEN/NOTIFY.
 
 Whoever makes a job claimable at once (enqueue, retry, release) sends a notification
-after committing; every listening worker, on any host, looks at once instead of at its
-next poll. Polling stays as the fallback (and is all there is on SQLite).
+in the same transaction (PostgreSQL delivers it at commit); every listening worker, on
+any host, looks at once instead of at its next poll. Polling stays as the fallback (and
+is all there is on SQLite).
 """
 
 from __future__ import annotations
