@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 from httpx_sse import aconnect_sse
 
+from courseforge.domain.events import EventType
 from courseforge.domain.outline import CourseOutline
 
-SUCCESS_TYPES = {
-    "job_created",
-    "step_started",
-    "step_progress",
-    "step_completed",
-    "topic_started",
-    "topic_progress",
-    "topic_completed",
-    "job_completed",
-    "log",
-}
+# a successful job: every event type but the two other endings
+SUCCESS_TYPES = set(get_args(EventType)) - {"job_failed", "job_cancelled"}
 BRIEF = {
     "topic": "Tide pools",
     "modules": 2,

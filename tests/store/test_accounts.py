@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -17,18 +17,6 @@ from courseforge.store.accounts import AccountStore, UserExistsError, UserNotFou
 from courseforge.store.database import Database
 from courseforge.store.job_store import JobStore
 from courseforge.store.tables import api_tokens, stream_tickets
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    opened = Database(database_url)
-    yield opened
-    await opened.dispose()
 
 
 @pytest.fixture

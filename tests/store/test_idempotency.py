@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -95,18 +94,6 @@ def test_the_method_is_compared_without_case() -> None:
 
 
 # --- the store --------------------------------------------------------------------
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    opened = Database(database_url)
-    yield opened
-    await opened.dispose()
 
 
 @pytest.fixture
