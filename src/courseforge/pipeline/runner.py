@@ -185,9 +185,12 @@ class CoursePipeline:
                     raise CancelRequestedError(job_id)
                 for task in finished:
                     unit = running.pop(task)
-                    if failure is None and task.exception() is not None:
-                        failure = _as_failure(unit, task.exception())
-        except (asyncio.CancelledError, CancelRequestedError):
+                    error = task.exception()
+                    if isinstance(error, LeaseLostError):
+                        raise error  # not a failure of the job: it is no longer this run's
+                    if failure is None and error is not None:
+                        failure = _as_failure(unit, error)
+        except (asyncio.CancelledError, CancelRequestedError, LeaseLostError):
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
@@ -282,7 +285,11 @@ class CoursePipeline:
 
         async def store() -> dict[str, Any]:
             evaluation = ctx.results["evaluation"]
-            course_id = await self._store.save_course(ctx.job_id, _assemble(ctx), evaluation)
+            course_id = await self._store.save_course(
+                ctx.job_id, _assemble(ctx), evaluation, holder=self._holder
+            )
+            if course_id is None:  # taken over: the version is the new holder's to store
+                raise LeaseLostError(ctx.job_id)
             return {"course_id": course_id}
 
         return [

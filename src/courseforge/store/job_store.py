@@ -372,49 +372,32 @@ class JobStore:
 
     # --- courses ----------------------------------------------------------------
 
-    async def save_course(self, job_id: str, course: Course, quality: dict[str, Any]) -> str:
+    async def save_course(
+        self,
+        job_id: str,
+        course: Course,
+        quality: dict[str, Any],
+        *,
+        holder: str | None = None,
+    ) -> str | None:
         """Stores the course as a new version of the job's course (made when the job was,
         or here for a job older than that); published at once when the job asked for
-        `auto_publish`. The course's title and slug follow its newest version."""
+        `auto_publish`. The course's title and slug follow its newest version.
+
+        With `holder`, only while that worker still holds the job's lease, checked under
+        a lock on the job's row in the same transaction: a run whose job was taken over
+        stores nothing and gets None."""
         now = self._clock.now()
         async with self._transaction() as conn:
-            job = (
-                await conn.execute(
-                    sa.select(
-                        jobs.c.course_id,
-                        jobs.c.auto_publish,
-                        jobs.c.owner_id,
-                        jobs.c.organization_id,
-                    ).where(jobs.c.id == job_id)
-                )
-            ).one()
+            job = (await conn.execute(_job_for_course(job_id, locked=holder is not None))).one()
+            if holder is not None and (job.lease_owner != holder or job.status != "running"):
+                return None
             course_id = job.course_id
             if course_id is None:
                 course_id = await insert_draft_course(
                     conn, job_id, course.title, now, job.owner_id, job.organization_id
                 )
-            version = (
-                await conn.execute(
-                    courses.update()
-                    .where(courses.c.id == course_id)
-                    .values(
-                        current_version=courses.c.current_version + 1,
-                        title=course.title,
-                        slug=course.slug,
-                        updated_at=now,
-                    )
-                    .returning(courses.c.current_version)
-                )
-            ).scalar_one()
-            await conn.execute(
-                course_versions.insert().values(
-                    course_id=course_id,
-                    version=version,
-                    content=course.model_dump(mode="json"),
-                    quality=quality,
-                    created_at=now,
-                )
-            )
+            await _insert_version(conn, course_id, course, quality, now)
             if job.auto_publish:
                 await conn.execute(
                     courses.update()
@@ -516,6 +499,50 @@ async def insert_event(
         .returning(job_events.c.id)
     )
     return int(result.scalar_one())
+
+
+def _job_for_course(job_id: str, *, locked: bool) -> sa.Select[Any]:
+    """What storing a job's course reads of the job. `locked` (PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already excludes other writers): the row stays locked until the
+    version is stored, so a takeover of the lease cannot slip in between. FOR NO KEY
+    UPDATE, so that inserts referencing the job (events) do not wait on it."""
+    query = sa.select(
+        jobs.c.course_id,
+        jobs.c.auto_publish,
+        jobs.c.owner_id,
+        jobs.c.organization_id,
+        jobs.c.lease_owner,
+        jobs.c.status,
+    ).where(jobs.c.id == job_id)
+    return query.with_for_update(key_share=True) if locked else query
+
+
+async def _insert_version(
+    conn: AsyncConnection, course_id: str, course: Course, quality: dict[str, Any], now: datetime
+) -> None:
+    """The course's next version, which becomes its current one."""
+    version = (
+        await conn.execute(
+            courses.update()
+            .where(courses.c.id == course_id)
+            .values(
+                current_version=courses.c.current_version + 1,
+                title=course.title,
+                slug=course.slug,
+                updated_at=now,
+            )
+            .returning(courses.c.current_version)
+        )
+    ).scalar_one()
+    await conn.execute(
+        course_versions.insert().values(
+            course_id=course_id,
+            version=version,
+            content=course.model_dump(mode="json"),
+            quality=quality,
+            created_at=now,
+        )
+    )
 
 
 def _usage_increments(calls: list[LLMCallRecord]) -> dict[str, Any]:
