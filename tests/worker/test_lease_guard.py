@@ -102,3 +102,25 @@ async def test_save_course_stores_only_while_the_holder_holds_the_lease(
     assert await versions(runtime, other.course_id) == 1
     assert await runtime.store.save_course(other.job_id, course, quality) == other.course_id
     assert await versions(runtime, other.course_id) == 2  # no holder: no lease to check
+
+
+async def test_a_cancelled_ending_and_its_event_commit_together(runtime: Runtime) -> None:
+    owner = await runtime.accounts.local_user()
+    job_id = (await runtime.queue.enqueue_course(tiny("Stopped"), owner)).job_id
+    assert await runtime.queue.claim_job(job_id, "w1")
+    commits = [0]
+
+    def on_commit(_conn: object) -> None:
+        commits[0] += 1
+
+    sa.event.listen(runtime.database.engine.sync_engine, "commit", on_commit)
+
+    await runtime.store.mark_cancelled(job_id, holder="w2")  # not the holder: nothing
+    await runtime.store.mark_cancelled(job_id, holder="w1")
+
+    assert commits == [2]  # one each: status and event are never seen apart
+    job = await runtime.store.get_job(job_id)
+    types = [event.type for _, event in await runtime.store.list_events(job_id)]
+    assert job.status == "cancelled"
+    assert types.count("job_cancelled") == 1
+    assert types[-1] == "job_cancelled"

@@ -165,9 +165,12 @@ class JobStore:
         error: str | None = None,
         failed_unit: str | None = None,
         holder: str | None = None,
+        event: EventType | None = None,
     ) -> bool:
         """Ends the job. With `holder`, only while that worker still holds its lease: a
-        worker that lost the job to another must not write its ending. Says whether it did."""
+        worker that lost the job to another must not write its ending. `event` (no fields)
+        is appended in the same transaction, so whoever sees the status sees the event.
+        Says whether it ended the job."""
         now = self._clock.now()
         condition = jobs.c.id == job_id
         if holder is not None:
@@ -187,15 +190,14 @@ class JobStore:
             )
         )
         async with self._transaction() as conn:
-            return bool((await conn.execute(statement)).rowcount)
+            ended = bool((await conn.execute(statement)).rowcount)
+            if ended and event is not None:
+                await insert_event(conn, job_id, event, {}, now)
+        return ended
 
     async def mark_cancelled(self, job_id: str, holder: str | None = None) -> None:
         """Stopped on request (or interrupted): finished units stay, a retry resumes."""
-        if await self.mark_finished(job_id, "cancelled", holder=holder):
-            event = JobEvent(
-                type="job_cancelled", job_id=job_id, timestamp=self._clock.now(), fields={}
-            )
-            await self.append_events([event])
+        await self.mark_finished(job_id, "cancelled", holder=holder, event="job_cancelled")
 
     async def set_outline(self, job_id: str, outline: CourseOutline) -> None:
         await self._update_job(job_id, outline=outline.model_dump(mode="json"))
