@@ -487,6 +487,7 @@ async def test_release_hands_a_job_back_at_once(
     assert row["lease_owner"] is None
     assert row["lease_expires_at"] is None
     assert row["attempts"] == 0
+    assert row["scheduled_for"] == clock.now()  # claimable from now
     assert (await event_types(runtime, job_id))[-1] == "log"
     assert (await job_row(runtime, other))["lease_owner"] == "w2"
     assert await runtime.queue.release("w1", []) == []
@@ -547,3 +548,46 @@ async def test_a_job_lost_with_its_worker_runs_only_alone(
     alone = await runtime.queue.claim_batch("w3", 5, idle=True)
     assert alone.job_ids == [lost]  # an idle worker takes it, and only it
     assert alone.alone
+
+
+async def test_a_job_lost_before_is_overdue_once_it_waited_the_patience(
+    runtime: Runtime, owner: User, clock: FakeClock
+) -> None:
+    lost = await enqueue(runtime, owner, "Lost long ago")
+    fresh = await enqueue(runtime, owner, "Fresh")
+    assert await runtime.queue.claim("w1", 1) == [lost]
+    await lose_lease(runtime, clock, lost)
+    advance_past(clock, (await job_row(runtime, lost))["scheduled_for"])
+    patience = runtime.queue.policy.suspect_patience.total_seconds()
+    assert patience == 4 * LEASE_S
+
+    assert not await runtime.queue.suspect_overdue()  # claimable just now
+    clock.advance(patience - 1)
+    assert not await runtime.queue.suspect_overdue()
+    clock.advance(2)
+    assert await runtime.queue.suspect_overdue()
+
+    busy = await runtime.queue.claim_batch("w2", 5, idle=False)
+    assert busy.job_ids == [fresh]  # overdue or not, a busy worker never takes it
+    assert await runtime.queue.suspect_overdue()
+    alone = await runtime.queue.claim_batch("w3", 5, idle=True)
+    assert (alone.job_ids, alone.alone) == ([lost], True)
+    assert not await runtime.queue.suspect_overdue()  # it runs now
+
+
+async def test_a_released_job_lost_before_waits_from_its_release(
+    runtime: Runtime, owner: User, clock: FakeClock
+) -> None:
+    lost = await enqueue(runtime, owner, "Lost, then released")
+    assert await runtime.queue.claim("w1", 1) == [lost]
+    await lose_lease(runtime, clock, lost)
+    advance_past(clock, (await job_row(runtime, lost))["scheduled_for"])
+    assert await runtime.queue.claim("w2", 1) == [lost]
+    clock.advance(runtime.queue.policy.suspect_patience.total_seconds() + 1)
+
+    assert await runtime.queue.release("w2", [lost]) == [lost]
+
+    assert (await job_row(runtime, lost))["attempts"] == 1  # still lost once
+    assert not await runtime.queue.suspect_overdue()
+    clock.advance(runtime.queue.policy.suspect_patience.total_seconds() + 1)
+    assert await runtime.queue.suspect_overdue()

@@ -14,14 +14,19 @@ from courseforge.settings import Settings
 
 
 @pytest.fixture
-async def runtime(database_url: str) -> AsyncIterator[Runtime]:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def runtime(database_url: str, clock: FakeClock) -> AsyncIterator[Runtime]:
     settings = Settings(
         database_url=database_url,
         llm_provider="fake",
         max_running_per_organization=4,
         max_running_total=6,
     )
-    async with open_runtime(settings, clock=FakeClock()) as opened:
+    async with open_runtime(settings, clock=clock) as opened:
         yield opened
 
 
@@ -90,3 +95,19 @@ async def test_an_owner_with_fewer_running_jobs_goes_first(runtime: Runtime) -> 
     [idle_job] = await queue_jobs(runtime, idle, 1)
 
     assert await runtime.queue.claim("w", 1) == [idle_job]
+
+
+async def test_a_job_lost_before_held_by_its_owners_cap_is_not_overdue(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    student = await runtime.accounts.create_user("sue", "school", "student")
+    lost, other = await queue_jobs(runtime, student, 2)
+    assert await runtime.queue.claim("w1", 1) == [lost]
+    clock.advance(runtime.queue.policy.lease_s + 1)
+    assert await runtime.queue.rescue_expired() == [lost]
+    assert await runtime.queue.claim("w2", 1) == [other]  # the student's one running job
+    clock.advance(3600)
+
+    assert not await runtime.queue.suspect_overdue()  # no idle worker could take it now
+    await runtime.store.mark_finished(other, "completed")
+    assert await runtime.queue.suspect_overdue()

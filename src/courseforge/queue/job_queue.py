@@ -34,6 +34,13 @@ class QueuePolicy:
     max_attempts: int = 3
     backoff_initial_s: float = 2.0
     backoff_max_s: float = 60.0
+    # How long a job lost before may wait for an idle worker (in lease lengths) before
+    # busy workers stop taking fresh jobs to make one idle (see `suspect_overdue`).
+    suspect_patience_leases: float = 4.0
+
+    @property
+    def suspect_patience(self) -> timedelta:
+        return timedelta(seconds=self.lease_s * self.suspect_patience_leases)
 
     def backoff(self, attempts: int) -> float:
         """Exponential, with full jitter so many lost jobs do not return at the same instant."""
@@ -154,6 +161,18 @@ class JobQueue:
             params = queries.claim_params(worker, min(limit, room), now, until, self.caps)
             claimed = (await conn.execute(queries.claim_next_jobs(), params)).scalars()
             return Claim(list(claimed), alone=False)
+
+    async def suspect_overdue(self) -> bool:
+        """Whether a job lost before, which only an idle worker takes (alone), has been
+        claimable for longer than the policy's patience, within its running caps. Under
+        constant load no worker is ever idle: a worker told so stops claiming fresh jobs
+        until it is idle, then takes it."""
+        now = self._clock.now()
+        claimable_before = now - self.policy.suspect_patience
+        params = queries.overdue_suspect_params(now, claimable_before, self.caps)
+        async with self._database.connect() as conn:
+            found = await conn.execute(queries.find_overdue_suspect(), params)
+            return found.first() is not None
 
     async def claim_job(self, job_id: str, worker: str) -> bool:
         params = {

@@ -56,11 +56,19 @@ def claim_params(
     worker: str, limit: int, now: datetime, lease_until: datetime, caps: RunningCaps
 ) -> dict[str, object]:
     """The values for `claim_next_jobs`' parameters."""
+    return {"worker": worker, "limit": limit, "lease_until": lease_until, **_rank_params(now, caps)}
+
+
+def overdue_suspect_params(
+    now: datetime, claimable_before: datetime, caps: RunningCaps
+) -> dict[str, object]:
+    """The values for `find_overdue_suspect`'s parameters."""
+    return {"claimable_before": claimable_before, **_rank_params(now, caps)}
+
+
+def _rank_params(now: datetime, caps: RunningCaps) -> dict[str, object]:
     return {
-        "worker": worker,
-        "limit": limit,
         "now": now,
-        "lease_until": lease_until,
         "window": CLAIM_WINDOW,
         "cap_student": caps.student,
         "cap_teacher": caps.teacher,
@@ -84,17 +92,10 @@ def claim_next_jobs(*, suspect: bool = False) -> sa.Update:
     such a job may be a poison job that kills its worker, so it is run alone.
     """
     ranked = _ranked_candidates(suspect)
-    within_caps = sa.and_(
-        sa.or_(ranked.c.owner_id.is_(None), ranked.c.owner_load <= ranked.c.owner_cap),
-        sa.or_(
-            ranked.c.organization_id.is_(None),
-            ranked.c.org_load <= sa.bindparam("cap_organization", type_=sa.Integer),
-        ),
-    )
     due = (
         sa.select(jobs.c.id)
         .join(ranked, ranked.c.id == jobs.c.id)
-        .where(within_caps)
+        .where(_within_caps(ranked))
         .order_by(ranked.c.owner_load, jobs.c.priority.desc(), jobs.c.created_at)
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .with_for_update(of=jobs, skip_locked=True)
@@ -102,9 +103,32 @@ def claim_next_jobs(*, suspect: bool = False) -> sa.Update:
     return _take_statement(jobs.c.id.in_(due.scalar_subquery()))
 
 
-def _ranked_candidates(suspect: bool) -> sa.Subquery:
+@functools.cache
+def find_overdue_suspect() -> sa.Select[tuple[str]]:
+    """A job lost before (claimed only by an idle worker, alone) that has been claimable
+    since before `:claimable_before` and that its caps would let run now. Under constant
+    load no worker is ever idle: workers that see such a job stop taking fresh ones until
+    they are idle, so that one of them takes it. Parameters: `overdue_suspect_params`."""
+    ranked = _ranked_candidates(True, claimable_before=True)
+    return sa.select(ranked.c.id).where(_within_caps(ranked)).limit(1)
+
+
+def _within_caps(ranked: sa.Subquery) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        sa.or_(ranked.c.owner_id.is_(None), ranked.c.owner_load <= ranked.c.owner_cap),
+        sa.or_(
+            ranked.c.organization_id.is_(None),
+            ranked.c.org_load <= sa.bindparam("cap_organization", type_=sa.Integer),
+        ),
+    )
+
+
+def _ranked_candidates(suspect: bool, *, claimable_before: bool = False) -> sa.Subquery:
     """The most urgent due pending jobs, each with the load its owner and organization
-    would carry if it were taken, and its owner's cap."""
+    would carry if it were taken, and its owner's cap. `claimable_before`: only those
+    claimable since before `:claimable_before` (a lost or released job's `scheduled_for`
+    is when it became claimable again)."""
+    waited = jobs.c.scheduled_for <= sa.bindparam("claimable_before", type_=UTCDateTime)
     candidates = (
         sa.select(
             jobs.c.id, jobs.c.owner_id, jobs.c.organization_id, jobs.c.priority, jobs.c.created_at
@@ -113,6 +137,7 @@ def _ranked_candidates(suspect: bool) -> sa.Subquery:
             jobs.c.status == "pending",
             sa.or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= sa.bindparam("now")),
             jobs.c.attempts > 0 if suspect else jobs.c.attempts == 0,
+            waited if claimable_before else sa.true(),
         )
         .order_by(jobs.c.priority.desc(), jobs.c.created_at)
         .limit(sa.bindparam("window", type_=sa.Integer))
@@ -199,7 +224,8 @@ def extend_leases(
 
 
 def release_leases(worker: str, job_ids: Collection[str], now: datetime) -> sa.Update:
-    """A worker shutting down hands its jobs back at once; the attempt does not count."""
+    """A worker shutting down hands its jobs back at once; the attempt does not count.
+    Claimable from now (`scheduled_for`: how long a job lost before has waited since)."""
     return (
         jobs.update()
         .where(jobs.c.id.in_(job_ids), jobs.c.status == "running", jobs.c.lease_owner == worker)
@@ -208,6 +234,7 @@ def release_leases(worker: str, job_ids: Collection[str], now: datetime) -> sa.U
             lease_owner=None,
             lease_expires_at=None,
             attempts=jobs.c.attempts - 1,
+            scheduled_for=now,
             updated_at=now,
         )
         .returning(jobs.c.id)

@@ -4,6 +4,11 @@ Its loop claims jobs while it has room, renews leases (the heartbeat, which also
 delivers cancellation requests), rescues the jobs of dead workers and deletes old
 events. On shutdown it stops claiming, gives running jobs a grace period, then hands
 the rest back to the queue so another worker can take them at once.
+
+A job lost before with its worker may be a poison job: only an idle worker takes it,
+and runs it alone. So that it cannot wait forever under constant load (when no worker
+is ever idle), a worker whose sweep finds one waiting too long drains: it takes no
+fresh job until it is idle, then takes that one.
 """
 
 from __future__ import annotations
@@ -63,6 +68,12 @@ class Worker:
         self._wake = asyncio.Event()
         self._listen = listen
         self._alone: str | None = None
+        self._draining = False  # a job lost before waits too long: become idle to take it
+
+    @property
+    def draining(self) -> bool:
+        """Whether this worker takes no fresh jobs until it is idle (see the module)."""
+        return self._draining
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
@@ -106,7 +117,14 @@ class Worker:
         room = self.config.concurrency - len(self._running)
         if room <= 0 or self._alone in self._running:
             return  # full, or running a job that may be poison, which runs alone
-        claim = await self._queue.claim_batch(self.id, room, idle=not self._running)
+        if self._draining and self._running:
+            self._draining = await self._queue.suspect_overdue()  # unless another took it
+            if self._draining:
+                return
+        idle = not self._running
+        claim = await self._queue.claim_batch(self.id, room, idle=idle)
+        if idle:
+            self._draining = False  # drained: this claim took the waiting job, if still there
         self._alone = claim.job_ids[0] if claim.alone else None
         for job_id in claim.job_ids:
             self._running[job_id] = asyncio.create_task(self._execute(job_id, "shutdown"))
@@ -178,6 +196,10 @@ class Worker:
                 purged = await self._queue.purge_old_events(self.config.retention)
                 if rescued or purged:
                     _log.info("maintenance", rescued=len(rescued), purged_events=purged)
+                if self._running and not self._draining:
+                    self._draining = await self._queue.suspect_overdue()
+                    if self._draining:
+                        _log.info("draining", worker=self.id, why="a job lost before waits")
             if await _wait(quit, self.config.maintenance_interval_s):
                 return
 
