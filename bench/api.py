@@ -5,15 +5,21 @@
     --no-worker --workers 2` runs as its own process; a separate client process sends
     GET /api/jobs/{id} and GET /api/jobs?limit=50 (half each, the owners' tokens) at a
     fixed arrival rate (open loop: latency counts from each request's scheduled start)
-    of 300 req/s for 20 s after a 3 s warm-up, then at higher steps while p95 holds.
+    of 300 req/s for 20 s after a 3 s warm-up; then, for 8 s each, higher rates while
+    p95 ≤ 25 ms holds, or lower ones until it does (the highest rate held is printed).
+    The client is a lean keep-alive one (bench/api_http.py): httpx would spend more CPU
+    than the server on this 2-core machine.
 (s) SSE fan-out. `serve --no-worker --workers 1`; 2,000 clients in 4 client processes
     follow 200 running jobs (10 each). This process appends step_progress events to
     those jobs as a worker does (JobStore.append_events; the trigger NOTIFYs the API,
     whose broker fans out) at 20 events/s for 20 s, each stamped just before its
-    insert; delivery latency = receive time − that stamp (one host, one clock).
+    insert; delivery latency = receive time − that stamp (one host, one clock). Every
+    client must receive every event of its job once: missing and duplicates are counted.
 
 CPU is read from /proc for the API, PostgreSQL, the clients and the whole machine
-(100% = one core), so the output says which side saturates.
+(100% = one core; "others" is the rest of a shared machine), and each client process
+reports its event loop's lag, so the output says which side saturates. The database is
+dropped at the end; the benchmark reports and always exits 0.
 
     python -m bench.api [--database-url URL] [--rate 300] [--steps 450,600,900]
                         [--sse-clients 2000] [--sse-processes 4] [--phases gs]
@@ -41,12 +47,16 @@ from bench.api_seed import Population, SeededJob, seed
 from bench.api_support import (
     ApiServer,
     Child,
+    CpuReading,
     CpuWatch,
     drop_database,
     lag_line,
+    limiter,
+    of_processes,
     percentile,
-    postgres_pids,
+    postgres_cpu_seconds,
     rss_mib,
+    sessions_started,
     spread,
     verdict,
 )
@@ -74,13 +84,15 @@ class GetRun:
     lag: dict[str, float]
     start_lag: list[float]
     cpu: CpuWatch
+    sessions: int  # PostgreSQL connections opened in the window
 
     def p95(self, kind: str) -> float:
-        return percentile(self.figures[kind]["latencies"], 95)
+        latencies: list[float] = self.figures[kind]["latencies"]
+        return percentile(latencies, 95)
 
     def achieved(self, kind: str | None = None) -> float:
         kinds = [kind] if kind else list(ENDPOINTS)
-        done = sum(self.figures[k]["finished_in_window"] for k in kinds)
+        done: int = sum(self.figures[k]["finished_in_window"] for k in kinds)
         return done / self.duration_s
 
     def errors(self) -> int:
@@ -105,15 +117,22 @@ async def drive_get(
         if await child.read_line() != "warm":
             raise RuntimeError("the load process did not start its window")
         cpu = CpuWatch(
-            {"API": server.api_pids(), "PostgreSQL": postgres_pids(), "load client": [child.pid]}
+            {
+                "API": of_processes(server.api_pids()),
+                "PostgreSQL": postgres_cpu_seconds,
+                "load client": of_processes([child.pid]),
+            }
         )
         cpu.start()
+        sessions = await asyncio.to_thread(sessions_started, server.database_url)
         await child.read_line()  # cool
         cpu.stop()
+        sessions = await asyncio.to_thread(sessions_started, server.database_url) - sessions
         result = await child.read_json()
     finally:
         await child.finish()
-    return GetRun(rate, duration_s, result["figures"], result["lag"], result["start_lag"], cpu)
+    figures, lag, start_lag = result["figures"], result["lag"], result["start_lag"]
+    return GetRun(rate, duration_s, figures, lag, start_lag, cpu, sessions)
 
 
 def report_get_run(run: GetRun) -> None:
@@ -129,6 +148,7 @@ def report_get_run(run: GetRun) -> None:
             f"p50/p95/p99 {spread(latencies)} ms"
         )
     print(f"    {run.cpu.line()}")
+    print(f"    PostgreSQL connections opened meanwhile: {run.sessions}")
     print(
         f"    load client: {lag_line(run.lag)}; "
         f"send delay behind schedule p99 {percentile(run.start_lag, 99):.1f} ms"
@@ -170,11 +190,12 @@ async def phase_get(url: str, population: Population, options: argparse.Namespac
             )
             report_get_run(base)
             outcome = GetOutcome(base)
-            for rate in options.steps if base.held() else []:
+            # Above the target while it holds; below it, until one holds, when it does not.
+            for rate in options.steps if base.held() else options.steps_down:
                 step = await drive_get(server, targets, rate, 2.0, options.step_s)
                 report_get_run(step)
                 outcome.steps.append(step)
-                if not step.held():
+                if step.held() != base.held():
                     break
         finally:
             await server.stop()
@@ -197,24 +218,26 @@ class Delivery:
     missing: int = 0
     duplicated: int = 0
     failed_streams: int = 0
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # from the stamp before the append
+    after_commit: list[float] = field(default_factory=list)  # from the append's return
     failures: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
 class SseOutcome:
     clients: int
-    opened: int
-    open_s: float
-    connections_seen: int
-    rss_before: float
-    rss_open: float
-    rss_after: float
-    events_written: int
-    write_ms: list[float]
-    delivery: Delivery
-    lags: list[dict[str, float]]
-    cpu: CpuWatch
+    opened: int = 0
+    open_s: float = 0.0
+    open_cpu: CpuWatch | None = None
+    connections_seen: int = 0
+    rss_before: float = 0.0
+    rss_open: float = 0.0
+    rss_after: float = 0.0
+    events_written: int = 0
+    write_ms: list[float] = field(default_factory=list)
+    delivery: Delivery = field(default_factory=Delivery)
+    lags: list[dict[str, float]] = field(default_factory=list)
+    cpu: CpuWatch | None = None
 
 
 def assign_clients(
@@ -227,18 +250,22 @@ def assign_clients(
     return running, [clients[index::processes] for index in range(processes)]
 
 
-async def open_streams(
+async def start_stream_clients(
     server: ApiServer, shares: list[list[list[str]]], folder: Path, at_once: int
-) -> tuple[list[Child], list[dict[str, Any]]]:
+) -> list[Child]:
     children = []
     for index, share in enumerate(shares):
         path = folder / f"clients-{index}.json"
         path.write_text(json.dumps(share))
-        children.append(
-            await Child.start("bench.api_streams", server.base_url, str(path), str(at_once))
-        )
-    opened = await asyncio.gather(*(child.read_json() for child in children))
-    return children, list(opened)
+        args = [server.base_url, str(path), str(at_once)]
+        children.append(await Child.start("bench.api_streams", *args))
+    return children
+
+
+def cpu_watch(server: ApiServer, children: list[Child], **more: CpuReading) -> CpuWatch:
+    groups = {"API": of_processes([server.pid]), "PostgreSQL": postgres_cpu_seconds}
+    clients = of_processes([child.pid for child in children])
+    return CpuWatch({**groups, "clients": clients, **more})
 
 
 async def open_connections(server: ApiServer) -> int:
@@ -254,8 +281,10 @@ async def open_connections(server: ApiServer) -> int:
 async def write_events(
     store: JobStore, jobs: list[SeededJob], rate: float, duration_s: float
 ) -> tuple[dict[str, set[int]], list[float]]:
-    """step_progress events at a fixed rate, round-robin over the jobs; each stamped just
-    before its insert commits. The seqs written per job, and each append's duration."""
+    """step_progress events at a fixed rate, round-robin over the jobs, one a transaction
+    as a worker's checkpoint writes them. Each is stamped just before its append (so its
+    latency includes the append's own round trips). The seqs written per job, and each
+    append's duration in ms."""
     loop = asyncio.get_running_loop()
     order = random.Random(5).sample(jobs, len(jobs))
     written: dict[str, set[int]] = {job.id: set() for job in jobs}
@@ -275,7 +304,10 @@ async def write_events(
     return written, durations
 
 
-def tally(results: list[dict[str, Any]], written: dict[str, set[int]]) -> Delivery:
+def tally(
+    results: list[dict[str, Any]], written: dict[str, set[int]], write_ms: list[float]
+) -> Delivery:
+    """Deliveries against what was written; `write_ms` is each append's duration, by seq."""
     delivery = Delivery()
     for result in results:
         for stream in result["streams"]:
@@ -286,75 +318,79 @@ def tally(results: list[dict[str, Any]], written: dict[str, set[int]]) -> Delive
             delivery.missing += len(expected - got.keys())
             delivery.duplicated += sum(n - 1 for n in got.values() if n > 1)
             delivery.latencies.extend(stream["latencies"])
+            pairs = zip(stream["seqs"], stream["latencies"], strict=True)
+            delivery.after_commit.extend(latency - write_ms[seq] for seq, latency in pairs)
             if stream["failure"]:
                 delivery.failed_streams += 1
                 delivery.failures[stream["failure"][:80]] += 1
     return delivery
 
 
-async def phase_sse(url: str, population: Population, options: argparse.Namespace) -> SseOutcome:
-    jobs, shares = assign_clients(
-        population, options.sse_jobs, options.sse_clients // options.sse_jobs, options.sse_processes
-    )
-    clients = sum(len(share) for share in shares)
+async def open_all_streams(server: ApiServer, children: list[Child], outcome: SseOutcome) -> None:
+    outcome.open_cpu = cpu_watch(server, children)
+    outcome.open_cpu.start()
+    started = time.monotonic()
+    opened = await asyncio.gather(*(child.read_json() for child in children))
+    outcome.open_s = time.monotonic() - started
+    outcome.open_cpu.stop()
+    outcome.opened = sum(answer["open"] for answer in opened)
+    outcome.connections_seen = await open_connections(server)
+    outcome.rss_open = rss_mib(server.pid)
+
+
+async def fan_out(
+    server: ApiServer,
+    children: list[Child],
+    jobs: list[SeededJob],
+    options: argparse.Namespace,
+    outcome: SseOutcome,
+) -> None:
+    """Writes the events while the clients listen, then collects what they received."""
+    settings = Settings(database_url=options.database_url, llm_provider="fake")
+    outcome.cpu = cpu_watch(server, children, writer=of_processes([os.getpid()]))
+    async with open_runtime(settings) as runtime:
+        for child in children:
+            await child.say("go")
+        outcome.cpu.start()
+        written, outcome.write_ms = await write_events(
+            runtime.store, jobs, options.sse_rate, options.sse_duration_s
+        )
+        await asyncio.sleep(DRAIN_S)
+        outcome.cpu.stop()
+    outcome.rss_after = rss_mib(server.pid)
+    for child in children:
+        await child.say("stop")
+    results = [await child.read_json() for child in children]
+    outcome.events_written = sum(len(seqs) for seqs in written.values())
+    outcome.delivery = tally(results, written, outcome.write_ms)
+    outcome.lags = [result["lag"] for result in results]
+
+
+async def phase_sse(population: Population, options: argparse.Namespace) -> SseOutcome:
+    per_job = options.sse_clients // options.sse_jobs
+    jobs, shares = assign_clients(population, options.sse_jobs, per_job, options.sse_processes)
+    outcome = SseOutcome(clients=sum(len(share) for share in shares))
     print(
-        f"(s) SSE fan-out: {clients:,} clients on {len(jobs)} running jobs, "
+        f"(s) SSE fan-out: {outcome.clients:,} clients on {len(jobs)} running jobs, "
         f"{options.sse_processes} client processes, serve --no-worker --workers 1, "
         f"{options.sse_rate:.0f} events/s for {options.sse_duration_s:.0f} s"
     )
-    settings = Settings(database_url=url, llm_provider="fake")
-    server = ApiServer(url, workers=1)
+    server = ApiServer(options.database_url, workers=1)
     children: list[Child] = []
     with tempfile.TemporaryDirectory() as tmp:
-        await server.start()
         try:
-            rss_before = rss_mib(server.pid)
-            started = time.monotonic()
-            children, opened = await open_streams(server, shares, Path(tmp), options.sse_opening)
-            open_s = time.monotonic() - started
-            connections = await open_connections(server)
-            rss_open = rss_mib(server.pid)
-            cpu = CpuWatch(
-                {
-                    "API": [server.pid],
-                    "PostgreSQL": postgres_pids(),
-                    "clients": [child.pid for child in children],
-                    "writer": [os.getpid()],
-                }
-            )
-            async with open_runtime(settings) as runtime:
-                for child in children:
-                    await child.say("go")
-                cpu.start()
-                written, durations = await write_events(
-                    runtime.store, jobs, options.sse_rate, options.sse_duration_s
-                )
-                await asyncio.sleep(DRAIN_S)
-                cpu.stop()
-            rss_after = rss_mib(server.pid)
-            for child in children:
-                await child.say("stop")
-            results = [await child.read_json() for child in children]
+            await server.start()
+            outcome.rss_before = rss_mib(server.pid)
+            children = await start_stream_clients(server, shares, Path(tmp), options.sse_opening)
+            await open_all_streams(server, children, outcome)
+            await fan_out(server, children, jobs, options, outcome)
         finally:
             for child in children:
                 with contextlib.suppress(ConnectionError):
                     await child.say("stop")
                 await child.finish()
             await server.stop()
-    return SseOutcome(
-        clients=clients,
-        opened=sum(o["open"] for o in opened),
-        open_s=open_s,
-        connections_seen=connections,
-        rss_before=rss_before,
-        rss_open=rss_open,
-        rss_after=rss_after,
-        events_written=sum(len(seqs) for seqs in written.values()),
-        write_ms=durations,
-        delivery=tally(results, written),
-        lags=[result["lag"] for result in results],
-        cpu=cpu,
-    )
+    return outcome
 
 
 def report_sse(outcome: SseOutcome) -> None:
@@ -363,99 +399,112 @@ def report_sse(outcome: SseOutcome) -> None:
         f"  streams open: {outcome.opened:,}/{outcome.clients:,} in {outcome.open_s:.1f} s "
         f"(the API counts {outcome.connections_seen:,})"
     )
+    if outcome.open_cpu is not None:
+        print(f"    while opening: {outcome.open_cpu.line()}")
+    write_ms = outcome.write_ms
     print(
-        f"  events written: {outcome.events_written} "
-        f"(append p50/p95 {percentile(outcome.write_ms, 50):.1f}/{percentile(outcome.write_ms, 95):.1f} ms)"
+        f"  events written: {outcome.events_written} (append p50/p95 "
+        f"{percentile(write_ms, 50):.1f}/{percentile(write_ms, 95):.1f} ms, "
+        f"max {max(write_ms, default=0):.0f} ms)"
     )
     print(
         f"  deliveries: {delivery.delivered:,}/{delivery.expected:,} expected, "
         f"missing {delivery.missing}, duplicated {delivery.duplicated}"
     )
     if delivery.failed_streams:
-        print(
-            f"  streams that failed or ended: {delivery.failed_streams} {dict(delivery.failures)}"
-        )
+        failures = dict(delivery.failures)
+        print(f"  streams that failed or ended: {delivery.failed_streams} {failures}")
+    slowest = max(delivery.latencies, default=0)
+    print(f"  delivery latency p50/p95/p99: {spread(delivery.latencies)} ms, max {slowest:.0f} ms")
+    after = delivery.after_commit
+    late = sum(1 for latency in after if latency > 1000)
     print(
-        f"  delivery latency p50/p95/p99: {spread(delivery.latencies)} ms, max {max(delivery.latencies, default=0):.0f} ms"
+        f"    of which after the append returned: {spread(after)} ms, "
+        f"max {max(after, default=0):.0f} ms; {late} later than 1 s"
     )
+    per_stream = (outcome.rss_open - outcome.rss_before) * 1024 / max(outcome.opened, 1)
     print(
-        f"  API RSS: {outcome.rss_before:.0f} MiB before, {outcome.rss_open:.0f} MiB with the streams open, "
-        f"{outcome.rss_after:.0f} MiB after the events "
-        f"(~{(outcome.rss_open - outcome.rss_before) * 1024 / max(outcome.opened, 1):.0f} KiB a stream)"
+        f"  API RSS: {outcome.rss_before:.0f} MiB before, {outcome.rss_open:.0f} MiB with the "
+        f"streams open, {outcome.rss_after:.0f} MiB after the events (~{per_stream:.0f} KiB a stream)"
     )
-    print(f"  {outcome.cpu.line()}")
+    if outcome.cpu is not None:
+        print(f"    while writing: {outcome.cpu.line()}")
     for index, lag in enumerate(outcome.lags):
         print(f"  client process {index}: {lag_line(lag)}")
 
 
 # --- summary ----------------------------------------------------------------------------
 
+Row = tuple[str, str, str, str]
+
+
+def get_rows(get: GetOutcome) -> list[Row]:
+    base = get.base
+    rows = []
+    for kind, label in ENDPOINTS.items():
+        p95 = base.p95(kind)
+        target = f"≤ {GET_P95_MS:.0f} ms"
+        rows.append(
+            (
+                f"{label} p95 at {base.rate:.0f}/s",
+                f"{p95:.1f} ms",
+                target,
+                verdict(p95 <= GET_P95_MS),
+            )
+        )
+    achieved = base.achieved()
+    held = verdict(achieved >= 0.95 * base.rate)
+    rows.append(("GET rate achieved", f"{achieved:.0f} req/s", f"{base.rate:.0f} req/s", held))
+    rows.append(("GET errors", str(base.errors()), "0", verdict(base.errors() == 0)))
+    highest = get.highest_held()
+    shown = f"{highest:.0f} req/s" if highest else "none held"
+    rows.append(("highest GET rate held", shown, "(reported)", ""))
+    return rows
+
+
+def sse_rows(sse: SseOutcome) -> list[Row]:
+    delivery = sse.delivery
+    p95 = percentile(delivery.latencies, 95)
+    complete = delivery.missing == delivery.duplicated == 0 and sse.opened == sse.clients
+    counts = (
+        f"{delivery.delivered:,}/{delivery.expected:,} ({delivery.missing}/{delivery.duplicated})"
+    )
+    return [
+        (
+            f"SSE delivery p95, {sse.opened:,} streams",
+            f"{p95:.0f} ms",
+            f"≤ {SSE_P95_MS:.0f} ms",
+            verdict(p95 <= SSE_P95_MS),
+        ),
+        ("SSE delivered (missing/dup)", counts, "all, once", verdict(complete)),
+        (
+            "API RSS before / with streams",
+            f"{sse.rss_before:.0f} / {sse.rss_open:.0f} MiB",
+            "(reported)",
+            "",
+        ),
+    ]
+
+
+def limits(get: GetOutcome | None, sse: SseOutcome | None) -> list[str]:
+    lines = []
+    if get is not None:
+        lines.append(f"GET at {get.base.rate:.0f}/s: {limiter(get.base.cpu, get.base.lag['p99'])}")
+    if sse is not None and sse.open_cpu is not None and sse.cpu is not None:
+        lag = max((lag["p99"] for lag in sse.lags), default=0.0)
+        lines.append(f"SSE opening: {limiter(sse.open_cpu, 0.0)}")
+        lines.append(f"SSE fan-out: {limiter(sse.cpu, lag)}")
+    return lines
+
 
 def summary(get: GetOutcome | None, sse: SseOutcome | None) -> None:
-    rows: list[tuple[str, str, str, str]] = []
-    if get is not None:
-        base = get.base
-        for kind, label in ENDPOINTS.items():
-            p95 = base.p95(kind)
-            rows.append(
-                (
-                    f"{label} p95 at {base.rate:.0f} req/s",
-                    f"{p95:.1f} ms",
-                    f"≤ {GET_P95_MS:.0f} ms",
-                    verdict(p95 <= GET_P95_MS),
-                )
-            )
-        achieved = base.achieved()
-        rows.append(
-            (
-                "GET rate achieved",
-                f"{achieved:.0f} req/s",
-                f"{base.rate:.0f} req/s",
-                verdict(achieved >= 0.95 * base.rate),
-            )
-        )
-        rows.append(("GET errors", str(base.errors()), "0", verdict(base.errors() == 0)))
-        highest = get.highest_held()
-        rows.append(
-            (
-                "highest GET rate held",
-                f"{highest:.0f} req/s" if highest else "none",
-                "(optional)",
-                "",
-            )
-        )
-    if sse is not None:
-        delivery = sse.delivery
-        p95 = percentile(delivery.latencies, 95)
-        rows.append(
-            (
-                f"SSE delivery p95, {sse.opened:,} streams, 1 process",
-                f"{p95:.0f} ms",
-                f"≤ {SSE_P95_MS:.0f} ms",
-                verdict(p95 <= SSE_P95_MS),
-            )
-        )
-        complete = delivery.missing == 0 and delivery.duplicated == 0 and sse.opened == sse.clients
-        rows.append(
-            (
-                "SSE deliveries (missing/dup)",
-                f"{delivery.delivered:,}/{delivery.expected:,} ({delivery.missing}/{delivery.duplicated})",
-                "all, once",
-                verdict(complete),
-            )
-        )
-        rows.append(
-            (
-                "API RSS before / with streams",
-                f"{sse.rss_before:.0f} / {sse.rss_open:.0f} MiB",
-                "(reported)",
-                "",
-            )
-        )
+    rows = (get_rows(get) if get else []) + (sse_rows(sse) if sse else [])
     print("summary")
     width = max(len(row[0]) for row in rows)
     for name, value, target, result in rows:
-        print(f"  {name:<{width}}  {value:>18}  {target:>12}  {result}")
+        print(f"  {name:<{width}}  {value:>20}  {target:>10}  {result}")
+    for line in limits(get, sse):
+        print(f"  limited by: {line}")
 
 
 async def main(options: argparse.Namespace) -> None:
@@ -472,7 +521,7 @@ async def main(options: argparse.Namespace) -> None:
         get = await phase_get(url, population, options) if "g" in options.phases else None
         sse = None
         if "s" in options.phases:
-            sse = await phase_sse(url, population, options)
+            sse = await phase_sse(population, options)
             report_sse(sse)
         summary(get, sse)
     finally:
@@ -494,6 +543,12 @@ def parse_options() -> argparse.Namespace:
         type=lambda text: [float(v) for v in text.split(",") if v],
         default=[450.0, 600.0, 900.0],
         help="(g) higher rates tried while p95 holds ('' for none)",
+    )
+    parser.add_argument(
+        "--steps-down",
+        type=lambda text: [float(v) for v in text.split(",") if v],
+        default=[200.0, 150.0, 100.0],
+        help="(g) lower rates tried, when the target rate does not hold, until one does",
     )
     parser.add_argument("--step-s", type=float, default=8.0)
     parser.add_argument("--sse-clients", type=int, default=2000)

@@ -63,6 +63,9 @@ class Connection(asyncio.Protocol):
         self.transport.write(raw)
         return await self._answer
 
+    def usable(self) -> bool:
+        return self.reusable and self.transport is not None and not self.transport.is_closing()
+
     def close(self) -> None:
         self.reusable = False
         if self.transport is not None:
@@ -98,8 +101,11 @@ class HttpPool:
         return answer
 
     async def _acquire(self) -> Connection:
-        if self._idle:
-            return self._idle.pop()
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.usable():
+                return connection
+            self._open -= 1  # the server closed it while idle (its keep-alive timeout)
         if self._open < self.size:
             self._open += 1
             try:
@@ -110,8 +116,8 @@ class HttpPool:
                 raise
         turn: asyncio.Future[Connection | None] = asyncio.get_running_loop().create_future()
         self._waiting.append(turn)
-        connection = await turn
-        return connection if connection is not None else await self._acquire()
+        handed = await turn
+        return handed if handed is not None else await self._acquire()
 
     async def _connect(self) -> Connection:
         loop = asyncio.get_running_loop()

@@ -84,7 +84,7 @@ class Load:
             status, _body = await self.client.get(path, {"Authorization": f"Bearer {token}"})
             outcome = "ok" if status == 200 else str(status)
         except Exception as error:  # counted, whatever it is: the load goes on
-            outcome = type(error).__name__
+            outcome = f"{type(error).__name__}: {error}"[:100]
         finished = time.perf_counter()
         if self.schedule.measured(finished):
             figures.finished_in_window += outcome == "ok"

@@ -63,13 +63,17 @@ async def follow(client: httpx.AsyncClient, stream: Stream, opening: asyncio.Sem
             events.response.raise_for_status()
             async for sse in events.aiter_sse():
                 received = time.time()
+                if not sse.data:
+                    # httpx-sse hands on the heartbeat (a comment) as an empty
+                    # message once an id has been seen; a browser would not.
+                    continue
                 if holding:
                     holding = False
                     opening.release()
                     stream.connected.set()
                 record(stream, json.loads(sse.data), received)
             stream.failure = "the stream ended"
-    except httpx.HTTPError as error:
+    except Exception as error:  # recorded, whatever it is: the other streams go on
         stream.failure = f"{type(error).__name__}: {error}"
     finally:
         if holding:

@@ -15,7 +15,7 @@ import socket
 import statistics
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,17 +67,40 @@ def drop_database(url: str) -> None:
         )
 
 
+def sessions_started(url: str) -> int:
+    """How many connections PostgreSQL has accepted into this database so far (its
+    statistics lag by up to a second)."""
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = %s", (parsed.database,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 # --- /proc --------------------------------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name (which may hold spaces); None once gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()
 
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of one process so far (0 once it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    fields = _stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS if fields else 0.0
+
+
+def reaped_cpu_seconds(pid: int) -> float:
+    """CPU time of the children this process has waited for (ended ones)."""
+    fields = _stat_fields(pid)
+    return (int(fields[13]) + int(fields[14])) / CLOCK_TICKS if fields else 0.0
 
 
 def rss_mib(pid: int) -> float:
@@ -113,8 +136,14 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def postgres_pids() -> list[int]:
-    return [pid for pid, _parent, name in _processes() if name == "postgres"]
+def postgres_cpu_seconds() -> float:
+    """CPU of the local PostgreSQL so far (every database's work, other users' too): its
+    live processes, and the backends that ended (a pool that opens and closes
+    connections under load), which the postmaster has reaped."""
+    procs = [(pid, parent) for pid, parent, name in _processes() if name == "postgres"]
+    pids = {pid for pid, _parent in procs}
+    postmasters = [pid for pid, parent in procs if parent not in pids]
+    return sum(cpu_seconds(pid) for pid in pids) + sum(map(reaped_cpu_seconds, postmasters))
 
 
 def machine_busy_seconds() -> tuple[float, float]:
@@ -124,36 +153,57 @@ def machine_busy_seconds() -> tuple[float, float]:
     return (sum(values) - idle) / CLOCK_TICKS, sum(values) / CLOCK_TICKS
 
 
+CpuReading = Callable[[], float]
+
+
+def of_processes(pids: list[int]) -> CpuReading:
+    """The CPU seconds of these processes (ones that end meanwhile drop out)."""
+    return lambda: sum(map(cpu_seconds, pids))
+
+
 @dataclass
 class CpuWatch:
-    """CPU used by groups of processes between start() and stop(), as % of one core."""
+    """CPU used by groups of processes between start() and stop(), as % of one core;
+    "others" is what the rest of the machine used (other tenants of a shared one)."""
 
-    groups: dict[str, list[int]]
+    groups: dict[str, CpuReading]
     _before: dict[str, float] = field(default_factory=dict)
     _machine: tuple[float, float] = (0.0, 0.0)
     _started: float = 0.0
     shares: dict[str, float] = field(default_factory=dict)
 
     def start(self) -> None:
-        self._before = {name: sum(map(cpu_seconds, pids)) for name, pids in self.groups.items()}
+        self._before = {name: read() for name, read in self.groups.items()}
         self._machine = machine_busy_seconds()
         self._started = time.monotonic()
 
     def stop(self) -> dict[str, float]:
         wall = time.monotonic() - self._started
-        for name, pids in self.groups.items():
-            used = sum(map(cpu_seconds, pids)) - self._before[name]
-            self.shares[name] = 100 * used / wall
+        for name, read in self.groups.items():
+            self.shares[name] = max(0.0, 100 * (read() - self._before[name]) / wall)
         busy, total = machine_busy_seconds()
         cores = os.cpu_count() or 1
-        busy_share = (busy - self._machine[0]) / max(total - self._machine[1], 1e-9)
-        self.shares["machine"] = 100 * busy_share * cores
+        machine = 100 * cores * (busy - self._machine[0]) / max(total - self._machine[1], 1e-9)
+        self.shares["others"] = max(0.0, machine - sum(self.shares.values()))
+        self.shares["machine"] = machine
         return self.shares
 
     def line(self) -> str:
         cores = os.cpu_count() or 1
         parts = [f"{name} {share:.0f}%" for name, share in self.shares.items()]
         return f"CPU (100% = one core, {cores} cores): " + ", ".join(parts)
+
+
+def limiter(cpu: CpuWatch, client_lag_p99_ms: float) -> str:
+    """Which side bounds a run, in a few words: a lagging client, or the machine's CPU."""
+    if client_lag_p99_ms > 20:
+        return f"the client (loop lag p99 {client_lag_p99_ms:.0f} ms)"
+    cores = os.cpu_count() or 1
+    if cpu.shares.get("machine", 0) < 90 * cores:
+        return "no CPU saturation"
+    shares = {name: share for name, share in cpu.shares.items() if name != "machine"}
+    parts = ", ".join(f"{name} {share:.0f}%" for name, share in shares.items())
+    return f"CPU, all {cores} cores busy ({parts})"
 
 
 # --- the API server -------------------------------------------------------------------
@@ -289,7 +339,7 @@ def answer(payload: dict[str, Any] | str) -> None:
 
 async def read_command() -> str:
     """The next line the benchmark sends a client process ('' when the pipe closes)."""
-    line = await asyncio.to_thread(sys.stdin.readline)
+    line: str = await asyncio.to_thread(sys.stdin.readline)
     return line.strip()
 
 
