@@ -121,7 +121,7 @@ async def open_runtime(
     clock = clock or SystemClock()
     choice = choose_provider(settings)
     provider = provider or build_provider(choice, settings)
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, pool_size=settings.db_pool_size)
     try:
         gateway = make_gateway(provider, choice, settings, clock)
         store = JobStore(database, clock)

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default: a SQLite file in the working directory",
     )
 
+    db_pool_size: int = Field(
+        default=20, ge=1, le=500, description="database connections per process (PostgreSQL)"
+    )
+
     llm_provider: ProviderName = "auto"
     llm_base_url: str | None = Field(default=None, description="an OpenAI-compatible server")
     llm_api_key: str | None = Field(

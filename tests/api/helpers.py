@@ -47,6 +47,8 @@ async def follow(
     async with aconnect_sse(client, "GET", url, headers=headers, params=params) as source:
         source.response.raise_for_status()
         async for sse in source.aiter_sse():
+            if not sse.data:  # a heartbeat
+                continue
             received.append(Received(int(sse.id), sse.event, json.loads(sse.data)))
             if stop_after is not None and len(received) >= stop_after:
                 break

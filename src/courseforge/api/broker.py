@@ -11,6 +11,7 @@ listener reconnected.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -74,23 +75,28 @@ class EventBroker:
 
     async def run(self, stop: asyncio.Event) -> None:
         stopping = asyncio.create_task(stop.wait())
+        next_sweep = time.monotonic() + self._sweep_interval_s
         try:
             while not stop.is_set():
-                await self._next_round(stopping)
+                await self._next_round(stopping, next_sweep - time.monotonic())
+                if time.monotonic() >= next_sweep:  # on a schedule, however busy hints are
+                    self._dirty.update(self._subscribers)
+                    next_sweep = time.monotonic() + self._sweep_interval_s
+                if self._dirty and not stop.is_set():
+                    await self._fan_out_safely(stopping)
         finally:
             stopping.cancel()
 
-    async def _next_round(self, stopping: asyncio.Task[bool]) -> None:
+    async def _next_round(self, stopping: asyncio.Task[bool], timeout: float) -> None:
+        """Waits for a hint, the stop, or the sweep's time."""
         news = asyncio.create_task(self._news.wait())
-        done, _ = await asyncio.wait(
-            {news, stopping}, timeout=self._sweep_interval_s, return_when=asyncio.FIRST_COMPLETED
+        await asyncio.wait(
+            {news, stopping}, timeout=max(0.0, timeout), return_when=asyncio.FIRST_COMPLETED
         )
         news.cancel()
-        if stopping in done:
-            return
-        if news not in done:  # the sweep: look at every watched job
-            self._dirty.update(self._subscribers)
         self._news.clear()
+
+    async def _fan_out_safely(self, stopping: asyncio.Task[bool]) -> None:
         try:
             await self._fan_out()
         except Exception as error:  # a database hiccup must not end every stream

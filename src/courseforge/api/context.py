@@ -33,7 +33,7 @@ class ApiContext:
     wake_worker: Callable[[], None] = lambda: None
 
 
-def get_context(request: Request) -> ApiContext:
+async def get_context(request: Request) -> ApiContext:  # async: no thread-pool hop
     context: ApiContext = request.app.state.context
     return context
 

@@ -64,24 +64,22 @@ async def _listen_once(
         conninfo(database_url), autocommit=True
     ) as conn:
         await conn.execute(f"LISTEN {channel}")
+        # One long-lived reader: notifications that arrive together are all handed on
+        # (a reader per notification would drop the rest of a packet).
+        reading = asyncio.create_task(_read_notifications(conn, on_payload))
         stopping = asyncio.create_task(stop.wait())
         try:
-            while not stop.is_set():
-                waiting = asyncio.create_task(_next_notification(conn))
-                done, _ = await asyncio.wait(
-                    {waiting, stopping}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if waiting in done:
-                    on_payload(waiting.result())
-                else:
-                    waiting.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await waiting
+            await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reading  # re-raises the reader's error, if that is why it ended
 
 
-async def _next_notification(conn: psycopg.AsyncConnection[object]) -> str:
+async def _read_notifications(
+    conn: psycopg.AsyncConnection[object], on_payload: Callable[[str], None]
+) -> None:
     async for notification in conn.notifies():
-        return notification.payload
+        on_payload(notification.payload)
     raise psycopg.OperationalError("the notification stream ended")

@@ -42,6 +42,9 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+DEFAULT_POOL_SIZE = 20
+
+
 class Database:
     """An engine and the one way to write through it.
 
@@ -52,10 +55,17 @@ class Database:
     PostgreSQL needs neither.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, pool_size)
         self._writer = asyncio.Lock() if is_sqlite(url) else None
+        # PostgreSQL reads run without BEGIN/ROLLBACK round trips: each is one statement
+        # (or statements that need no common snapshot).
+        self._reader = (
+            self.engine
+            if self._writer
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -70,19 +80,23 @@ class Database:
 
     def connect(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection for reads."""
-        return self.engine.connect()
+        return self._reader.connect()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(async_url(url), connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(async_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # A fixed pool: under overload requests wait for a connection instead of opening and
+    # closing overflow connections by the hundred.
+    return create_async_engine(
+        async_url(url), pool_size=pool_size, max_overflow=0, pool_pre_ping=True
+    )
 
 
 def _sqlite_begin(conn: Any) -> None:
