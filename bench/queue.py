@@ -3,9 +3,12 @@
 (a) Claim throughput. N no-op jobs are inserted in bulk (setup, not timed; one local
     admin owns them), then 1, 4 and 8 claimer loops (asyncio tasks in this process),
     then 4 OS processes × 2 loops each, take them: `JobQueue.claim(worker, batch)`,
-    then `JobStore.mark_finished(job, "completed")` for each, until none is left (or
-    a run reaches --run-limit-s). The running caps are lifted: this measures the queue,
-    not the quotas. The average claim call includes waiting on the claim lock.
+    then complete them, until none is left (or a run reaches --run-limit-s): with
+    --ack batch (the default) the batch in one statement, `JobQueue.complete(worker,
+    ids)` (a group commit of completions, as pgqueuer acknowledges jobs); with --ack
+    each one transaction per job, `JobStore.mark_finished(job, "completed")`. The
+    running caps are lifted: this measures the queue, not the quotas. The average
+    claim call includes waiting on the claim lock.
 (b) Pickup latency. 4 idle in-process workers listen (LISTEN/NOTIFY) and poll only
     every 5 s, so only a notification explains a fast pickup. Jobs are queued one at
     a time with random 5–20 ms gaps; a job's latency runs from the call to
@@ -21,7 +24,7 @@
 
 Each phase starts from a dropped, recreated and migrated database.
 
-    python bench/queue.py [--database-url URL] [--jobs 3000] [--batch 10]
+    python -m bench.queue [--database-url URL] [--jobs 3000] [--batch 10] [--ack batch]
                           [--run-limit-s 30] [--pickups 200] [--courses 50] [--phases abc]
 """
 
@@ -150,7 +153,7 @@ def child_main(argv: list[str]) -> None:
     """Entry of the child processes (see CHILD)."""
     role, *rest = argv
     if role == "claimer":
-        asyncio.run(claimer_process(rest[0], int(rest[1]), int(rest[2]), float(rest[3])))
+        asyncio.run(claimer_process(rest[0], int(rest[1]), LoopPlan.parse(rest[2:])))
     elif role == "worker":
         asyncio.run(chaos_worker_process(rest[0]))
     else:
@@ -224,32 +227,53 @@ async def seed_jobs(runtime: Runtime, owner: User, count: int) -> None:
         await autocommit.execute(sa.text("VACUUM ANALYZE jobs"))
 
 
-async def claim_until_empty(runtime: Runtime, worker: str, batch: int, limit_s: float) -> LoopStats:
-    """A no-op worker: claims a batch, completes each job, until none is left (or time is up)."""
+@dataclass(frozen=True)
+class LoopPlan:
+    """What each claimer loop does: jobs per claim, its time limit, how it completes."""
+
+    batch: int
+    limit_s: float
+    ack: str  # "batch": one statement per claimed batch; "each": one transaction per job
+
+    def args(self) -> list[str]:
+        return [str(self.batch), str(self.limit_s), self.ack]
+
+    @classmethod
+    def parse(cls, args: list[str]) -> LoopPlan:
+        return cls(int(args[0]), float(args[1]), args[2])
+
+
+async def claim_until_empty(runtime: Runtime, worker: str, plan: LoopPlan) -> LoopStats:
+    """A no-op worker: claims a batch, completes it, until none is left (or time is up)."""
     stats = LoopStats()
-    deadline = time.perf_counter() + limit_s
+    deadline = time.perf_counter() + plan.limit_s
     while time.perf_counter() < deadline:
         before = time.perf_counter()
-        claimed = await runtime.queue.claim(worker, batch)
+        claimed = await runtime.queue.claim(worker, plan.batch)
         between = time.perf_counter()
         stats.claims += 1
         stats.claim_s += between - before
         if not claimed:
             break
-        for job_id in claimed:
-            await runtime.store.mark_finished(job_id, "completed")
+        if plan.ack == "batch":
+            assert len(await runtime.queue.complete(worker, claimed)) == len(claimed)
+        else:
+            for job_id in claimed:
+                await runtime.store.mark_finished(job_id, "completed")
         stats.jobs += len(claimed)
         stats.finish_s += time.perf_counter() - between
     return stats
 
 
-async def run_loops(
-    runtime: Runtime, prefix: str, loops: int, batch: int, limit_s: float
-) -> LoopStats:
+async def run_loops(runtime: Runtime, prefix: str, loops: int, plan: LoopPlan) -> LoopStats:
     done = await asyncio.gather(
-        *(claim_until_empty(runtime, f"{prefix}-{i}", batch, limit_s) for i in range(loops))
+        *(claim_until_empty(runtime, f"{prefix}-{i}", plan) for i in range(loops))
     )
     return sum(done, LoopStats())
+
+
+def loop_plan(options: argparse.Namespace) -> LoopPlan:
+    return LoopPlan(options.batch, options.run_limit_s, options.ack)
 
 
 async def claim_in_process(
@@ -257,19 +281,19 @@ async def claim_in_process(
 ) -> Throughput:
     await seed_jobs(runtime, owner, count)
     started = time.perf_counter()
-    stats = await run_loops(runtime, f"bench-{loops}", loops, options.batch, options.run_limit_s)
+    stats = await run_loops(runtime, f"bench-{loops}", loops, loop_plan(options))
     elapsed = time.perf_counter() - started
     await check_statuses(runtime, count, stats.jobs)
     return Throughput(f"{loops} loop{'s' if loops > 1 else ''}, 1 process", count, stats, elapsed)
 
 
-async def claimer_process(prefix: str, loops: int, batch: int, limit_s: float) -> None:
+async def claimer_process(prefix: str, loops: int, plan: LoopPlan) -> None:
     """Child: opens its runtime, says ready, waits for go, runs its loops, says what it did."""
     async with open_runtime(Settings()) as runtime:
         await scalar(runtime, "SELECT 1")
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
-        stats = await run_loops(runtime, prefix, loops, batch, limit_s)
+        stats = await run_loops(runtime, prefix, loops, plan)
         print(stats.line(), flush=True)
 
 
@@ -280,7 +304,7 @@ async def claim_in_processes(
     processes, loops = shape
     await seed_jobs(runtime, owner, count)
     env = settings_env(runtime.settings.database_url, llm_provider="fake", **LIFTED_CAPS)
-    args = [str(loops), str(options.batch), str(options.run_limit_s)]
+    args = [str(loops), *loop_plan(options).args()]
     pipes = {"stdin": asyncio.subprocess.PIPE, "stdout": asyncio.subprocess.PIPE}
     children = [await spawn(["claimer", f"proc{p}", *args], env, **pipes) for p in range(processes)]
     for child in children:
@@ -327,7 +351,7 @@ def report_throughput(result: Throughput) -> None:
     print(
         f"  {result.label:<24} {result.per_s:6.0f} jobs/s  ({result.seconds:.1f} s{cut})  "
         f"claim call {stats.claim_s / stats.claims * 1000:5.1f} ms avg, "
-        f"mark_finished {stats.finish_s / max(1, stats.jobs) * 1000:.1f} ms/job"
+        f"completing {stats.finish_s / max(1, stats.jobs) * 1000:.2f} ms/job"
     )
 
 
@@ -782,13 +806,16 @@ def report_claims(claims: list[Throughput], options: argparse.Namespace) -> str:
     print(f"  target ≥ 1,000 jobs/s with 8 workers: {verdict(best >= 1000)}  ({best:.0f}/s best)")
     print("  (procrastinate ~250/s on 4 CPUs; pgqueuer 6–18k/s batched)")
     figures = ", ".join(f"{per_s:.0f}/s ({label})" for label, per_s in eight.items())
-    return f"(a) claim throughput, 8 workers, batch {options.batch}: {figures} (target ≥ 1,000: {verdict(best >= 1000)})"
+    return f"(a) claim throughput, 8 workers, batch {options.batch}, ack {options.ack}: {figures} (target ≥ 1,000: {verdict(best >= 1000)})"
 
 
 async def main(options: argparse.Namespace) -> None:
     url, summary = options.database_url, []
     if "a" in options.phases:
-        print(f"(a) claim throughput: {options.jobs} no-op jobs, claim batch {options.batch}")
+        print(
+            f"(a) claim throughput: {options.jobs} no-op jobs, claim batch {options.batch}, "
+            f"completed {'in one statement per batch' if options.ack == 'batch' else 'one by one'}"
+        )
         summary.append(report_claims(await phase_claims(url, options), options))
     if "b" in options.phases:
         pickups = await phase_pickups(url, options.pickups, 4)
@@ -805,6 +832,12 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", default=DEFAULT_URL, help="dropped and recreated!")
     parser.add_argument("--jobs", type=int, default=3000, help="(a) jobs per run")
     parser.add_argument("--batch", type=int, default=10, help="(a) jobs per claim")
+    parser.add_argument(
+        "--ack",
+        choices=("batch", "each"),
+        default="batch",
+        help="(a) complete a claimed batch in one statement, or each job in its own transaction",
+    )
     parser.add_argument("--run-limit-s", type=float, default=30.0, help="(a) cap on each run")
     parser.add_argument("--pickups", type=int, default=200, help="(b) jobs queued")
     parser.add_argument("--courses", type=int, default=50, help="(c) courses")

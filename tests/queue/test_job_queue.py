@@ -591,3 +591,48 @@ async def test_a_released_job_lost_before_waits_from_its_release(
     assert not await runtime.queue.suspect_overdue()
     clock.advance(runtime.queue.policy.suspect_patience.total_seconds() + 1)
     assert await runtime.queue.suspect_overdue()
+
+
+async def test_an_idle_claim_takes_a_job_lost_before_first_even_behind_urgent_ones(
+    runtime: Runtime, owner: User, clock: FakeClock
+) -> None:
+    lost = await enqueue(runtime, owner, "Lost, low priority", priority=0)
+    assert await runtime.queue.claim("w1", 1) == [lost]
+    await lose_lease(runtime, clock, lost)
+    advance_past(clock, (await job_row(runtime, lost))["scheduled_for"])
+    urgent = [await enqueue(runtime, owner, f"Urgent {i}", priority=9) for i in range(3)]
+
+    alone = await runtime.queue.claim_batch("w2", 5, idle=True)
+
+    assert (alone.job_ids, alone.alone) == ([lost], True)
+    busy = await runtime.queue.claim_batch("w2", 5, idle=False)
+    assert (sorted(busy.job_ids), busy.alone) == (sorted(urgent), False)
+
+
+# --- complete ----------------------------------------------------------------------------
+
+
+async def test_complete_ends_only_the_jobs_the_worker_holds(
+    runtime: Runtime, owner: User, clock: FakeClock
+) -> None:
+    mine = [await enqueue(runtime, owner, f"Mine {i}") for i in range(3)]
+    theirs = await enqueue(runtime, owner, "Theirs")
+    waiting = await enqueue(runtime, owner, "Waiting", priority=-1)
+    assert sorted(await runtime.queue.claim("w1", 3)) == sorted(mine)
+    assert await runtime.queue.claim("w2", 1) == [theirs]
+    clock.advance(5)
+
+    done = await runtime.queue.complete("w1", [*mine, theirs, waiting])
+
+    assert sorted(done) == sorted(mine)
+    for job_id in mine:
+        row = await job_row(runtime, job_id)
+        assert (row["status"], row["lease_owner"], row["finished_at"]) == (
+            "completed",
+            None,
+            clock.now(),
+        )
+    assert (await job_row(runtime, theirs))["status"] == "running"
+    assert (await job_row(runtime, waiting))["status"] == "pending"
+    assert await runtime.queue.complete("w1", mine) == []  # already ended
+    assert await runtime.queue.complete("w1", []) == []

@@ -111,3 +111,23 @@ async def test_a_job_lost_before_held_by_its_owners_cap_is_not_overdue(
     assert not await runtime.queue.suspect_overdue()  # no idle worker could take it now
     await runtime.store.mark_finished(other, "completed")
     assert await runtime.queue.suspect_overdue()
+
+
+async def test_the_global_cap_holds_a_job_lost_before_too(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    admins = [await runtime.accounts.create_user(f"ad{i}", f"org{i}", "admin") for i in range(3)]
+    [lost] = await queue_jobs(runtime, admins[0], 1)
+    assert await runtime.queue.claim("w", 1) == [lost]
+    clock.advance(runtime.queue.policy.lease_s + 1)
+    assert await runtime.queue.rescue_expired() == [lost]
+    clock.advance(3600)
+    others = await queue_jobs(runtime, admins[1], 3) + await queue_jobs(runtime, admins[2], 3)
+    assert len((await runtime.queue.claim_batch("busy", 10, idle=False)).job_ids) == 6
+
+    assert (await runtime.queue.claim_batch("idle", 5, idle=True)).job_ids == []  # 6 of 6 run
+    assert await status(runtime, lost) == "pending"
+
+    await runtime.store.mark_finished(others[0], "completed")
+    claim = await runtime.queue.claim_batch("idle", 5, idle=True)
+    assert (claim.job_ids, claim.alone) == ([lost], True)

@@ -43,10 +43,6 @@ def notify_job_available() -> sa.TextClause:
     return sa.text("SELECT pg_notify('courseforge_jobs', '')")
 
 
-def count_running() -> sa.Select[int]:
-    return sa.select(sa.func.count()).select_from(jobs).where(jobs.c.status == "running")
-
-
 # How many of the most urgent pending jobs a claim ranks for fairness and caps: bounded,
 # so a claim costs the same with ten thousand jobs waiting as with ten.
 CLAIM_WINDOW = 200
@@ -56,7 +52,13 @@ def claim_params(
     worker: str, limit: int, now: datetime, lease_until: datetime, caps: RunningCaps
 ) -> dict[str, object]:
     """The values for `claim_next_jobs`' parameters."""
-    return {"worker": worker, "limit": limit, "lease_until": lease_until, **_rank_params(now, caps)}
+    return {
+        "worker": worker,
+        "limit": limit,
+        "lease_until": lease_until,
+        "cap_total": caps.total,
+        **_rank_params(now, caps),
+    }
 
 
 def overdue_suspect_params(
@@ -78,39 +80,82 @@ def _rank_params(now: datetime, caps: RunningCaps) -> dict[str, object]:
 
 
 @functools.cache
-def claim_next_jobs(*, suspect: bool = False) -> sa.Update:
+def claim_next_jobs(*, idle: bool = False) -> sa.Update:
     """Takes up to `:limit` due pending jobs, keeping every owner and organization within
-    its running cap, even within one batch. Owners take turns (fair share: a job's place
-    is its owner's running jobs plus its rank among that owner's waiting jobs), then the
-    most urgent, then the oldest. Built once; values come as parameters (`claim_params`).
+    its running cap and all running jobs within `:cap_total`, even within one batch.
+    Owners take turns (fair share: a job's place is its owner's running jobs plus its
+    rank among that owner's waiting jobs), then the most urgent, then the oldest. Built
+    once; values come as parameters (`claim_params`). Returns the ids and attempts.
 
-    PostgreSQL: `FOR UPDATE SKIP LOCKED` lets a claim pass rows another transaction holds
-    instead of waiting on them, and no job is taken twice. SQLite: the same statement
+    A job whose earlier run was lost with its worker (attempts > 0) may be a poison job
+    that kills its worker: only an `idle` worker takes one, and then that one alone (it
+    comes back with attempts > 1). A busy worker takes only fresh jobs.
+
+    The ranking reads no row lock; only the jobs picked are locked, `FOR UPDATE SKIP
+    LOCKED` (on PostgreSQL a row another transaction holds is passed, not waited on, and
+    no job is taken twice) and taken only if still pending. SQLite: the same statement
     inside a BEGIN IMMEDIATE transaction, which excludes other writers.
-
-    `suspect` picks among jobs whose earlier run was lost with its worker (attempts > 0):
-    such a job may be a poison job that kills its worker, so it is run alone.
     """
-    ranked = _ranked_candidates(suspect)
-    due = (
+    picked = _picked(idle)
+    locked = (
         sa.select(jobs.c.id)
-        .join(ranked, ranked.c.id == jobs.c.id)
-        .where(_within_caps(ranked))
-        .order_by(ranked.c.owner_load, jobs.c.priority.desc(), jobs.c.created_at)
-        .limit(sa.bindparam("limit", type_=sa.Integer))
-        .with_for_update(of=jobs, skip_locked=True)
+        .where(jobs.c.id.in_(sa.select(picked.c.id)), jobs.c.status == "pending")
+        .with_for_update(skip_locked=True)
     )
-    return _take_statement(jobs.c.id.in_(due.scalar_subquery()))
+    return _take_statement(jobs.c.id.in_(locked.scalar_subquery()))
+
+
+def _picked(idle: bool) -> sa.Subquery:
+    """The jobs a claim takes: the first eligible job lost before, if any (an idle claim),
+    else up to `:limit` fresh ones; never more than the room under `:cap_total`."""
+    ranked = _ranked_candidates(with_suspects=idle)
+    suspect = ranked.c.attempts > 0
+    order = (ranked.c.owner_load, ranked.c.priority.desc(), ranked.c.created_at)
+    eligible = (
+        sa.select(
+            ranked.c.id,
+            ranked.c.attempts,
+            sa.func.row_number().over(partition_by=suspect, order_by=order).label("place"),
+            sa.func.sum(sa.case((suspect, 1), else_=0)).over().label("suspects"),
+        )
+        .where(_within_caps(ranked))
+        .subquery("eligible")
+    )
+    running = sa.select(sa.func.count()).where(jobs.c.status == "running").scalar_subquery()
+    fresh = sa.and_(
+        eligible.c.attempts == 0,
+        eligible.c.suspects == 0,
+        eligible.c.place <= sa.bindparam("limit", type_=sa.Integer),
+    )
+    return (
+        sa.select(eligible.c.id)
+        .where(
+            eligible.c.place + running <= sa.bindparam("cap_total", type_=sa.Integer),
+            sa.or_(sa.and_(eligible.c.attempts > 0, eligible.c.place == 1), fresh),
+        )
+        .subquery("picked")
+    )
 
 
 @functools.cache
 def find_overdue_suspect() -> sa.Select[tuple[str]]:
     """A job lost before (claimed only by an idle worker, alone) that has been claimable
-    since before `:claimable_before` and that its caps would let run now. Under constant
-    load no worker is ever idle: workers that see such a job stop taking fresh ones until
-    they are idle, so that one of them takes it. Parameters: `overdue_suspect_params`."""
-    ranked = _ranked_candidates(True, claimable_before=True)
-    return sa.select(ranked.c.id).where(_within_caps(ranked)).limit(1)
+    since before `:claimable_before`, that an idle claim would see and that its caps
+    would let run now. Under constant load no worker is ever idle: workers that see such
+    a job stop taking fresh ones until they are idle, so that one of them takes it.
+    (A lost or released job's `scheduled_for` is when it became claimable again.)
+    Parameters: `overdue_suspect_params`."""
+    ranked = _ranked_candidates(with_suspects=True)
+    claimable_before = sa.bindparam("claimable_before", type_=UTCDateTime)
+    return (
+        sa.select(ranked.c.id)
+        .where(
+            ranked.c.attempts > 0,
+            ranked.c.scheduled_for <= claimable_before,
+            _within_caps(ranked),
+        )
+        .limit(1)
+    )
 
 
 def _within_caps(ranked: sa.Subquery) -> sa.ColumnElement[bool]:
@@ -123,21 +168,24 @@ def _within_caps(ranked: sa.Subquery) -> sa.ColumnElement[bool]:
     )
 
 
-def _ranked_candidates(suspect: bool, *, claimable_before: bool = False) -> sa.Subquery:
-    """The most urgent due pending jobs, each with the load its owner and organization
-    would carry if it were taken, and its owner's cap. `claimable_before`: only those
-    claimable since before `:claimable_before` (a lost or released job's `scheduled_for`
-    is when it became claimable again)."""
-    waited = jobs.c.scheduled_for <= sa.bindparam("claimable_before", type_=UTCDateTime)
+def _ranked_candidates(*, with_suspects: bool) -> sa.Subquery:
+    """The `:window` most urgent due pending jobs (fresh ones only, or also those lost
+    before), each with the load its owner and organization would carry if it were
+    taken, and its owner's cap."""
     candidates = (
         sa.select(
-            jobs.c.id, jobs.c.owner_id, jobs.c.organization_id, jobs.c.priority, jobs.c.created_at
+            jobs.c.id,
+            jobs.c.owner_id,
+            jobs.c.organization_id,
+            jobs.c.priority,
+            jobs.c.created_at,
+            jobs.c.attempts,
+            jobs.c.scheduled_for,
         )
         .where(
             jobs.c.status == "pending",
             sa.or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= sa.bindparam("now")),
-            jobs.c.attempts > 0 if suspect else jobs.c.attempts == 0,
-            waited if claimable_before else sa.true(),
+            sa.true() if with_suspects else jobs.c.attempts == 0,
         )
         .order_by(jobs.c.priority.desc(), jobs.c.created_at)
         .limit(sa.bindparam("window", type_=sa.Integer))
@@ -162,6 +210,10 @@ def _ranked_candidates(suspect: bool, *, claimable_before: bool = False) -> sa.S
             candidates.c.id,
             candidates.c.owner_id,
             candidates.c.organization_id,
+            candidates.c.priority,
+            candidates.c.created_at,
+            candidates.c.attempts,
+            candidates.c.scheduled_for,
             load("owner_id", by_owner).label("owner_load"),
             load("organization_id", by_org).label("org_load"),
             owner_cap.label("owner_cap"),
@@ -207,7 +259,7 @@ def _take_statement(which: sa.ColumnElement[bool]) -> sa.Update:
             started_at=sa.func.coalesce(jobs.c.started_at, now),
             updated_at=now,
         )
-        .returning(jobs.c.id)
+        .returning(jobs.c.id, jobs.c.attempts)
     )
 
 
@@ -220,6 +272,31 @@ def extend_leases(
         .where(jobs.c.id.in_(job_ids), jobs.c.status == "running", jobs.c.lease_owner == worker)
         .values(lease_expires_at=lease_until, updated_at=now)
         .returning(jobs.c.id, jobs.c.cancel_requested)
+    )
+
+
+@functools.cache
+def complete_jobs() -> sa.Update:
+    """Acknowledges finished jobs in one statement (a group commit of completions): each
+    of `:job_ids` becomes completed if `:worker` still holds its lease. Parameters:
+    job_ids (a list), worker, now."""
+    now = sa.bindparam("now", type_=UTCDateTime)
+    return (
+        jobs.update()
+        .where(
+            jobs.c.id.in_(sa.bindparam("job_ids", expanding=True)),
+            jobs.c.status == "running",
+            jobs.c.lease_owner == sa.bindparam("worker", type_=sa.String),
+        )
+        .values(
+            status="completed",
+            finished_at=now,
+            updated_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            cancel_requested=False,
+        )
+        .returning(jobs.c.id)
     )
 
 
