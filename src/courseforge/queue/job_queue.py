@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from courseforge.clock import Clock, SystemClock
 from courseforge.domain.accounts import User
 from courseforge.domain.outline import CourseOutline, CourseRequest, OutlineRequest
-from courseforge.queue import queries
+from courseforge.queue import claim_queries, queries
 from courseforge.queue.quotas import CreationQuotas, check_creation_rate
 from courseforge.store.database import Database
 from courseforge.store.job_store import JobKind, JobStore, NewJob, insert_event, insert_job
@@ -147,10 +147,10 @@ class JobQueue:
         """
         async with self._database.transaction() as conn:
             if conn.dialect.name == "postgresql":
-                await conn.execute(queries.serialize_claims())
+                await conn.execute(claim_queries.serialize_claims())
             now, until = self._clock.now(), self._lease_end()  # once the lock is ours
-            params = queries.claim_params(worker, limit, now, until, self.caps)
-            taken = (await conn.execute(queries.claim_next_jobs(idle=idle), params)).all()
+            params = claim_queries.claim_params(worker, limit, now, until, self.caps)
+            taken = (await conn.execute(claim_queries.claim_next_jobs(idle=idle), params)).all()
         return Claim([row.id for row in taken], alone=any(row.attempts > 1 for row in taken))
 
     async def suspect_overdue(self) -> bool:
@@ -160,9 +160,9 @@ class JobQueue:
         until it is idle, then takes it."""
         now = self._clock.now()
         claimable_before = now - self.policy.suspect_patience
-        params = queries.overdue_suspect_params(now, claimable_before, self.caps)
+        params = claim_queries.overdue_suspect_params(now, claimable_before, self.caps)
         async with self._database.connect() as conn:
-            found = await conn.execute(queries.find_overdue_suspect(), params)
+            found = await conn.execute(claim_queries.find_overdue_suspect(), params)
             return found.first() is not None
 
     async def claim_job(self, job_id: str, worker: str) -> bool:
@@ -173,7 +173,7 @@ class JobQueue:
             "lease_until": self._lease_end(),
         }
         async with self._database.transaction() as conn:
-            return (await conn.execute(queries.claim_job(), params)).scalar() is not None
+            return (await conn.execute(claim_queries.claim_job(), params)).scalar() is not None
 
     async def heartbeat(self, worker: str, job_ids: list[str]) -> tuple[set[str], set[str]]:
         """Renews leases; returns (jobs still held, jobs whose cancellation was asked)."""
