@@ -35,6 +35,9 @@ BAD_POSTS: list[tuple[str, Any, int, str]] = [
     ("/api/outlines", {**BRIEF, "topic": ""}, 422, "topic"),
     ("/api/outlines", {**BRIEF, "topic": "x" * 5000}, 422, "topic"),
     ("/api/outlines", {**BRIEF, "modules": 0}, 422, "modules"),
+    ("/api/outlines", {**BRIEF, "topic": "Tide\u0000pools"}, 422, "control characters"),
+    ("/api/outlines", {**BRIEF, "source_material": "notes \ud800"}, 422, "control characters"),
+    ("/api/outlines", {**BRIEF, "modules": True}, 422, "modules"),
     ("/api/outlines", {**BRIEF, "candidates": 9}, 422, "candidates"),
     ("/api/outlines", {**BRIEF, "surprise": 1}, 422, "surprise"),
     ("/api/outlines", [], 422, "request"),
@@ -51,7 +54,10 @@ async def test_an_invalid_body_is_refused_with_its_reason(
     api: LiveApi, path: str, body: Any, status: int, mentions: str
 ) -> None:
     async with api.client("alice") as client:
-        response = await client.post(path, json=body)
+        # json.dumps escapes what UTF-8 cannot carry (a lone surrogate) as \uXXXX
+        response = await client.post(
+            path, content=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
     assert response.status_code == status, response.text
     assert mentions in response.json()["detail"]
     assert query(api.database_url, "SELECT id FROM jobs") == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 import pytest
@@ -45,6 +46,17 @@ DRAFT_TYPES: list[type[BaseModel]] = [
 
 # The same definition of "has words" as courseforge.domain.text._has_words.
 HAS_WORDS = re.compile(r"[^\W_]", re.UNICODE)
+# Text a person may type: no control characters but line breaks and tabs, no surrogates.
+PRINTABLE = st.characters(
+    exclude_categories=["Cs"],
+    exclude_characters=[chr(c) for c in range(0x20) if c not in (9, 10, 13)],
+).filter(lambda c: not (0x7F <= ord(c) <= 0x9F))
+
+
+def _printable_oracle(text: str) -> bool:
+    return all(unicodedata.category(c) not in ("Cc", "Cs") or c in "\t\n\r" for c in text)
+
+
 # Python's str.isspace() counts these four as whitespace; pydantic's strip does not.
 INFORMATION_SEPARATORS = "\x1c\x1d\x1e\x1f"
 
@@ -80,7 +92,7 @@ def _valid(adapter: TypeAdapter[str], text: str) -> str | None:
 def _text_of(adapter: TypeAdapter[str], min_size: int, max_size: int) -> st.SearchStrategy[str]:
     """Arbitrary texts the adapter accepts unchanged: a letter or digit at each end."""
     edge = st.characters(categories=["L", "Nd"])
-    middle = st.text(min_size=min_size - 2, max_size=max_size - 2)
+    middle = st.text(PRINTABLE, min_size=min_size - 2, max_size=max_size - 2)
     return st.builds(lambda a, m, b: adapter.validate_python(a + m + b), edge, middle, edge)
 
 
@@ -126,7 +138,12 @@ def test_an_answer_index_one_past_the_options_is_always_rejected(question: Quest
 
 
 def _title_oracle(text: str) -> bool:
-    return 3 <= len(text.strip()) <= 120 and HAS_WORDS.search(text) is not None
+    stripped = text.strip()
+    return (
+        3 <= len(stripped) <= 120
+        and HAS_WORDS.search(text) is not None
+        and _printable_oracle(stripped)
+    )
 
 
 def _accepted(adapter: TypeAdapter[str], text: str) -> bool:

@@ -87,11 +87,11 @@ class EventBroker:
         finally:
             stopping.cancel()
 
-    async def _next_round(self, stopping: asyncio.Task[bool], timeout: float) -> None:
+    async def _next_round(self, stopping: asyncio.Task[bool], wait_s: float) -> None:
         """Waits for a hint, the stop, or the sweep's time."""
         news = asyncio.create_task(self._news.wait())
         await asyncio.wait(
-            {news, stopping}, timeout=max(0.0, timeout), return_when=asyncio.FIRST_COMPLETED
+            {news, stopping}, timeout=max(0.0, wait_s), return_when=asyncio.FIRST_COMPLETED
         )
         news.cancel()
         self._news.clear()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from courseforge.domain.course import LanguageTag, Level
-from courseforge.domain.text import Paragraph, Phrase, Title, require_unique
+from courseforge.domain.text import Paragraph, Phrase, Title, printable, require_unique
 
 MAX_SOURCE_CHARS = 60_000
 MAX_MODULES, MAX_LESSONS_PER_MODULE = 12, 8
@@ -25,7 +27,9 @@ class CourseRequest(BaseModel):
     lessons_per_module: int = Field(default=3, ge=1, le=MAX_LESSONS_PER_MODULE)
     tasks_per_lesson: int = Field(default=3, ge=1, le=6)
     questions_per_quiz: int = Field(default=4, ge=1, le=12)
-    source_material: str | None = Field(default=None, max_length=MAX_SOURCE_CHARS)
+    source_material: Annotated[str, AfterValidator(printable)] | None = Field(
+        default=None, max_length=MAX_SOURCE_CHARS
+    )
 
     @model_validator(mode="after")
     def _source_not_blank(self) -> CourseRequest:

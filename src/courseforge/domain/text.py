@@ -21,6 +21,25 @@ def _has_words(value: str) -> str:
     return value
 
 
+# Control characters other than line breaks and tabs, and lone surrogates: no person
+# means them, terminals and browsers mangle them, and PostgreSQL cannot store NUL.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(value: str) -> str:
+    found = _UNPRINTABLE.search(value)
+    if found:
+        raise ValueError(
+            f"must not contain control characters (found U+{ord(found.group()):04X} "
+            f"at position {found.start()})"
+        )
+    return value
+
+
+def without_unprintable(text: str) -> str:
+    return _UNPRINTABLE.sub("", text)
+
+
 def _strip(value: object) -> object:
     # Python's notion of whitespace (it includes U+001C–U+001F, which pydantic's does not).
     return value.strip() if isinstance(value, str) else value
@@ -30,19 +49,49 @@ def _bounded(min_length: int, max_length: int) -> object:
     return StringConstraints(min_length=min_length, max_length=max_length)
 
 
-Title = Annotated[str, _bounded(3, 120), BeforeValidator(_strip), AfterValidator(_has_words)]
+Title = Annotated[
+    str,
+    _bounded(3, 120),
+    BeforeValidator(_strip),
+    AfterValidator(printable),
+    AfterValidator(_has_words),
+]
 """A heading: course, module, lesson or task title."""
 
-Phrase = Annotated[str, _bounded(2, 200), BeforeValidator(_strip), AfterValidator(_has_words)]
+Phrase = Annotated[
+    str,
+    _bounded(2, 200),
+    BeforeValidator(_strip),
+    AfterValidator(printable),
+    AfterValidator(_has_words),
+]
 """A short item of a list: an objective, a key point, a tag, an option."""
 
-Paragraph = Annotated[str, _bounded(10, 1500), BeforeValidator(_strip), AfterValidator(_has_words)]
+Paragraph = Annotated[
+    str,
+    _bounded(10, 1500),
+    BeforeValidator(_strip),
+    AfterValidator(printable),
+    AfterValidator(_has_words),
+]
 """A few sentences: a summary, instructions, an explanation."""
 
-Markdown = Annotated[str, _bounded(80, 20_000), BeforeValidator(_strip), AfterValidator(_has_words)]
+Markdown = Annotated[
+    str,
+    _bounded(80, 20_000),
+    BeforeValidator(_strip),
+    AfterValidator(printable),
+    AfterValidator(_has_words),
+]
 """A lesson body in Markdown."""
 
-Snippet = Annotated[str, _bounded(10, 400), BeforeValidator(_strip), AfterValidator(_has_words)]
+Snippet = Annotated[
+    str,
+    _bounded(10, 400),
+    BeforeValidator(_strip),
+    AfterValidator(printable),
+    AfterValidator(_has_words),
+]
 """A brain byte: one self-contained micro-learning fact."""
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from courseforge.domain.text import without_unprintable
+
 _FILLER = (
     "This part explains the idea step by step with a worked example and a common mistake "
     "to avoid, then connects it to what came before so the learner sees why it matters. "
@@ -19,7 +21,8 @@ _FILLER = (
 
 
 def sample_instance(schema: dict[str, Any], subject: str) -> Any:
-    return _Sampler(schema, subject.strip() or "the subject").value(schema, "$", None)
+    subject = without_unprintable(subject).strip() or "the subject"
+    return _Sampler(schema, subject).value(schema, "$", None)
 
 
 class _Sampler:
