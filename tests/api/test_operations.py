@@ -41,6 +41,19 @@ async def test_metrics_count_requests_by_route_jobs_and_llm_use(api: LiveApi) ->
     assert sum(calls) >= 2  # two outline candidates at least
 
 
+async def test_the_api_explorer_works_without_internet(api: LiveApi) -> None:
+    async with api.client() as client:
+        page = await client.get("/docs")
+        script = await client.get("/docs-assets/swagger-ui-bundle.js")
+        schema = await client.get("/openapi.json")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    assert script.status_code == 200
+    assert "SwaggerUIBundle" in script.text
+    assert "/api/jobs/{job_id}/events" in schema.json()["paths"]
+
+
 async def test_every_response_carries_a_request_id(api: LiveApi) -> None:
     async with api.client() as client:
         chosen = await client.get("/healthz", headers={"X-Request-ID": "trace-me-42"})

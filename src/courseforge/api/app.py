@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from courseforge import __version__
 from courseforge.api.broker import BrokerSink, EventBroker
 from courseforge.api.context import ApiContext
+from courseforge.api.docs import install_docs
 from courseforge.api.errors import install_error_handlers
 from courseforge.api.limits import RequestGuard
 from courseforge.api.metrics import ApiMetrics, LatencyMiddleware
@@ -66,7 +67,10 @@ def create_app(
         version=__version__,
         description="Generate courses with an LLM through a durable job queue.",
         lifespan=lifespan,
+        docs_url=None,  # served from local files by install_docs
+        redoc_url=None,
     )
+    install_docs(app)
     install_error_handlers(app)
     for module in (outlines, courses, jobs, events, operations):
         app.include_router(module.router)
