@@ -262,3 +262,20 @@ async def test_no_eta_without_history_nor_for_finished_jobs(
     assert (await listing.snapshot(done)).eta_seconds is None
     assert (await listing.snapshot(done)).percent == 100
     assert (await listing.snapshot(running)).eta_seconds == pytest.approx(30.0)
+
+
+async def test_a_listing_that_keeps_the_history_reads_it_once_per_period(
+    database: Database, people: People, clock: FakeClock
+) -> None:
+    running = await insert_job(
+        database, people.owner, clock.now(), status="running", items_completed=1, items_total=4
+    )
+    await add_history(database, people, clock, [(40.0, 4)])
+    keeping = JobListing(database, history_ttl_s=3600)
+    fresh = JobListing(database)
+    assert (await keeping.snapshot(running)).eta_seconds == pytest.approx(30.0)
+
+    await add_history(database, people, clock, [(400.0, 4)])
+
+    assert (await keeping.snapshot(running)).eta_seconds == pytest.approx(30.0)
+    assert (await fresh.snapshot(running)).eta_seconds == pytest.approx(165.0)

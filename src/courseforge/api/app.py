@@ -37,6 +37,7 @@ from courseforge.store.job_listing import JobListing
 from courseforge.store.stats import JobStatistics
 
 HOUSEKEEPING_INTERVAL_S = 300.0
+ETA_HISTORY_TTL_S = 10.0  # how stale the history behind an ETA may be
 _log = get_logger(__name__)
 
 
@@ -91,7 +92,7 @@ def _context(runtime: Runtime) -> ApiContext:
     return ApiContext(
         runtime=runtime,
         broker=broker,
-        jobs=JobListing(runtime.database),
+        jobs=JobListing(runtime.database, history_ttl_s=ETA_HISTORY_TTL_S),
         courses=CourseListing(runtime.database, runtime.clock),
         idempotency=IdempotencyStore(runtime.database, runtime.clock),
         stats=JobStatistics(runtime.database),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from statistics import fmean
 
@@ -49,14 +50,37 @@ def estimate_seconds_left(
     return round(seconds_per_unit * left, 1)
 
 
+class RunHistory:
+    """`similar_runs`, kept for a few seconds: an estimate need not be fresher, and a
+    snapshot polled by many clients should not re-read the history every time."""
+
+    def __init__(self, ttl_s: float = 10.0) -> None:
+        self._ttl_s = ttl_s
+        self._kept: dict[str, tuple[float, list[FinishedRun]]] = {}
+
+    async def of(self, conn: AsyncConnection, kind: str) -> list[FinishedRun]:
+        now = time.monotonic()
+        kept = self._kept.get(kind)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        runs = await similar_runs(conn, kind)
+        self._kept[kind] = (now + self._ttl_s, runs)
+        return runs
+
+
 async def eta_seconds(
-    conn: AsyncConnection, kind: str, status: str, items_completed: int, items_total: int
+    conn: AsyncConnection,
+    kind: str,
+    status: str,
+    items_completed: int,
+    items_total: int,
+    history: RunHistory | None = None,
 ) -> float | None:
     """Seconds until a pending or running job finishes (its wait in the queue not counted)."""
     if status not in ACTIVE_STATUSES:
         return None
-    history = await similar_runs(conn, kind)
-    return estimate_seconds_left(history, items_completed, items_total)
+    runs = await history.of(conn, kind) if history else await similar_runs(conn, kind)
+    return estimate_seconds_left(runs, items_completed, items_total)
 
 
 async def similar_runs(conn: AsyncConnection, kind: str) -> list[FinishedRun]:

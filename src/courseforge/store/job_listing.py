@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from courseforge.domain.accounts import User
 from courseforge.store.database import Database
-from courseforge.store.job_eta import eta_seconds, percent_done
+from courseforge.store.job_eta import RunHistory, eta_seconds, percent_done
 from courseforge.store.job_store import ACTIVE_STATUSES, JobNotFoundError, JobRecord, _job_record
 from courseforge.store.pages import Page, fetch_page
 from courseforge.store.tables import job_events, jobs
@@ -54,8 +54,9 @@ class LogLine:
 
 
 class JobListing:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, history_ttl_s: float = 0.0) -> None:
         self._database = database
+        self._history = RunHistory(history_ttl_s)
 
     async def list_jobs(
         self, viewer: User | None, *, status: str | None, limit: int, cursor: str | None = None
@@ -74,7 +75,12 @@ class JobListing:
         async with self._database.connect() as conn:
             row = await _visible_job(conn, job_id, viewer)
             eta = await eta_seconds(
-                conn, row["kind"], row["status"], row["items_completed"], row["items_total"]
+                conn,
+                row["kind"],
+                row["status"],
+                row["items_completed"],
+                row["items_total"],
+                self._history,
             )
         return JobSnapshot(
             job=_job_record(row),
