@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.api.conftest import LiveApi
@@ -50,6 +52,23 @@ async def test_the_same_idempotency_key_and_body_answer_the_first_response(
     assert other_user.status_code == 202
     assert other_user.json()["job_id"] != first.json()["job_id"]
     assert [job["id"] for job in jobs] == [first.json()["job_id"]]
+
+
+async def test_racing_requests_with_one_key_queue_one_job(api: LiveApi) -> None:
+    key = {"Idempotency-Key": "double-click"}
+    async with api.client("alice") as alice:
+        answers = await asyncio.gather(
+            *(alice.post("/api/outlines", json=BRIEF, headers=key) for _ in range(5))
+        )
+        jobs = (await alice.get("/api/jobs")).json()["items"]
+    assert len(jobs) == 1
+    for answer in answers:
+        if answer.status_code == 202:
+            assert answer.json()["job_id"] == jobs[0]["id"]
+        else:  # the first is still running: come back in a moment
+            assert answer.status_code == 409
+            assert answer.headers["retry-after"] == "1"
+            assert "still running" in answer.json()["detail"]
 
 
 @pytest.fixture

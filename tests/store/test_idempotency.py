@@ -17,7 +17,12 @@ from courseforge.clock import FakeClock
 from courseforge.domain.accounts import User
 from courseforge.store.accounts import AccountStore
 from courseforge.store.database import Database
-from courseforge.store.idempotency import IdempotencyStore, StoredResponse, request_fingerprint
+from courseforge.store.idempotency import (
+    PENDING,
+    IdempotencyStore,
+    StoredResponse,
+    request_fingerprint,
+)
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -106,11 +111,22 @@ async def alice(database: Database) -> User:
     return await AccountStore(database).create_user("alice", "Acme", "teacher")
 
 
+async def remember(
+    store: IdempotencyStore, user_id: str, key: str, fingerprint: str, status: int, body: Any
+) -> StoredResponse:
+    """What the API does: claim the key, run, settle the answer; else what the key holds."""
+    held = await store.claim(user_id, key, fingerprint)
+    if held is not None:
+        return held
+    await store.settle(user_id, key, status, body)
+    return StoredResponse(fingerprint, status, body)
+
+
 async def test_a_remembered_response_is_found(store: IdempotencyStore, alice: User) -> None:
     body = {"job_id": "j-1", "nested": {"list": [1, 2.5, None, "é"]}}
 
     assert await store.find(alice.id, "key-1") is None
-    remembered = await store.remember(alice.id, "key-1", "f" * 64, 202, body)
+    remembered = await remember(store, alice.id, "key-1", "f" * 64, 202, body)
 
     assert remembered == StoredResponse("f" * 64, 202, body)
     assert await store.find(alice.id, "key-1") == remembered
@@ -118,9 +134,9 @@ async def test_a_remembered_response_is_found(store: IdempotencyStore, alice: Us
 
 
 async def test_the_first_response_for_a_key_stays(store: IdempotencyStore, alice: User) -> None:
-    first = await store.remember(alice.id, "k", "a" * 64, 202, {"job_id": "first"})
+    first = await remember(store, alice.id, "k", "a" * 64, 202, {"job_id": "first"})
 
-    again = await store.remember(alice.id, "k", "b" * 64, 202, {"job_id": "second"})
+    again = await remember(store, alice.id, "k", "b" * 64, 202, {"job_id": "second"})
 
     assert again == first
     assert await store.find(alice.id, "k") == first
@@ -131,8 +147,8 @@ async def test_keys_belong_to_one_user(
 ) -> None:
     bob = await AccountStore(database).create_user("bob", "Acme", "teacher")
 
-    mine = await store.remember(alice.id, "same", "a" * 64, 202, {"job_id": "alice's"})
-    theirs = await store.remember(bob.id, "same", "b" * 64, 201, {"job_id": "bob's"})
+    mine = await remember(store, alice.id, "same", "a" * 64, 202, {"job_id": "alice's"})
+    theirs = await remember(store, bob.id, "same", "b" * 64, 201, {"job_id": "bob's"})
 
     assert theirs == StoredResponse("b" * 64, 201, {"job_id": "bob's"})
     assert await store.find(alice.id, "same") == mine
@@ -142,7 +158,7 @@ async def test_keys_belong_to_one_user(
 async def test_a_key_of_the_longest_length_is_kept(store: IdempotencyStore, alice: User) -> None:
     key = "k" * 200
 
-    await store.remember(alice.id, key, "a" * 64, 202, {})
+    await remember(store, alice.id, key, "a" * 64, 202, {})
 
     assert await store.find(alice.id, key) == StoredResponse("a" * 64, 202, {})
 
@@ -151,37 +167,56 @@ async def test_an_unknown_user_is_an_error_not_a_stored_response(
     store: IdempotencyStore,
 ) -> None:
     with pytest.raises(sa.exc.IntegrityError):
-        await store.remember("no-such-user", "k", "a" * 64, 202, {})
+        await remember(store, "no-such-user", "k", "a" * 64, 202, {})
 
 
-async def test_concurrent_requests_with_one_key_all_get_one_response(
+async def test_of_racing_requests_with_one_key_exactly_one_claims_it(
     store: IdempotencyStore, alice: User, database_url: str, clock: FakeClock
 ) -> None:
-    """Two engines (two API processes), six requests racing to store their answer."""
+    """Two engines (two API processes), six requests racing for one key."""
     second = Database(database_url)
     try:
         stores = [store, IdempotencyStore(second, clock)]
         outcomes = await asyncio.gather(
-            *(
-                stores[n % 2].remember(alice.id, "race", f"{n}" * 64, 202, {"job_id": str(n)})
-                for n in range(6)
-            )
+            *(stores[n % 2].claim(alice.id, "race", f"{n}" * 64) for n in range(6))
         )
     finally:
         await second.dispose()
 
-    stored = await store.find(alice.id, "race")
-    assert stored is not None
-    assert all(outcome == stored for outcome in outcomes)
-    assert stored.body == {"job_id": stored.fingerprint[0]}
+    winners = [n for n, outcome in enumerate(outcomes) if outcome is None]
+    assert len(winners) == 1
+    held = StoredResponse(f"{winners[0]}" * 64, PENDING, {})
+    assert all(outcome == held for outcome in outcomes if outcome is not None)
+
+    await store.settle(alice.id, "race", 202, {"job_id": "the one"})
+    assert await store.claim(alice.id, "race", "x" * 64) == StoredResponse(
+        held.fingerprint, 202, {"job_id": "the one"}
+    )
+
+
+async def test_a_claim_whose_request_died_is_taken_over_after_a_minute(
+    store: IdempotencyStore, alice: User, clock: FakeClock
+) -> None:
+    assert await store.claim(alice.id, "k", "a" * 64) is None
+    clock.advance(59)
+    assert await store.claim(alice.id, "k", "a" * 64) == StoredResponse("a" * 64, PENDING, {})
+    clock.advance(2)
+    assert await store.claim(alice.id, "k", "b" * 64) is None
+
+
+async def test_a_forgotten_key_is_free_again(store: IdempotencyStore, alice: User) -> None:
+    assert await store.claim(alice.id, "k", "a" * 64) is None
+    await store.forget(alice.id, "k")
+    assert await store.find(alice.id, "k") is None
+    assert await store.claim(alice.id, "k", "b" * 64) is None
 
 
 async def test_purge_forgets_old_responses(
     store: IdempotencyStore, alice: User, clock: FakeClock
 ) -> None:
-    await store.remember(alice.id, "old", "a" * 64, 202, {})
+    await remember(store, alice.id, "old", "a" * 64, 202, {})
     clock.advance(3600)
-    await store.remember(alice.id, "new", "b" * 64, 202, {})
+    await remember(store, alice.id, "new", "b" * 64, 202, {})
     clock.advance(1)
 
     assert await store.purge_older_than(timedelta(hours=1)) == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +18,9 @@ import sqlalchemy as sa
 from courseforge.clock import Clock, SystemClock
 from courseforge.store.database import Database
 from courseforge.store.tables import idempotency_keys
+
+PENDING = 0  # the status of a key whose request is still running
+STALE_CLAIM = timedelta(seconds=60)  # a request holding its key longer has died
 
 
 @dataclass(frozen=True)
@@ -55,39 +58,70 @@ class IdempotencyStore:
         self._clock = clock or SystemClock()
 
     async def find(self, user_id: str, key: str) -> StoredResponse | None:
-        statement = sa.select(
-            idempotency_keys.c.request_hash,
-            idempotency_keys.c.status_code,
-            idempotency_keys.c.response,
-        ).where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
-        async with self._database.connect() as conn:
-            row = (await conn.execute(statement)).first()
-        return StoredResponse(row.request_hash, row.status_code, row.response) if row else None
+        held = await self._held(user_id, key)
+        return held[0] if held else None
 
-    async def remember(
-        self, user_id: str, key: str, fingerprint: str, status_code: int, body: dict[str, Any]
-    ) -> StoredResponse:
-        """Stores the response; if a concurrent request stored one for the key first, that one.
+    async def claim(self, user_id: str, key: str, fingerprint: str) -> StoredResponse | None:
+        """Takes the key for a request about to run: None if it is now this request's,
+        else what the key holds (a finished answer, or `PENDING` while another request
+        with it runs). A pending claim older than `STALE_CLAIM` (its request died) is
+        taken over."""
+        try:
+            await self._insert_pending(user_id, key, fingerprint)
+            return None
+        except sa.exc.IntegrityError:
+            held = await self._held(user_id, key)
+            if held is None:  # not a duplicate key (an unknown user, say), or just freed
+                await self._insert_pending(user_id, key, fingerprint)
+                return None
+            stored, claimed_at = held
+            if stored.status_code != PENDING or claimed_at > self._clock.now() - STALE_CLAIM:
+                return stored
+            await self.forget(user_id, key)
+            return await self.claim(user_id, key, fingerprint)
 
-        The caller compares the returned fingerprint with its own to learn which happened.
-        """
+    async def settle(self, user_id: str, key: str, status_code: int, body: dict[str, Any]) -> None:
+        """Stores the answer of the request that claimed the key."""
+        statement = (
+            idempotency_keys.update()
+            .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
+            .values(status_code=status_code, response=body)
+        )
+        async with self._database.transaction() as conn:
+            await conn.execute(statement)
+
+    async def forget(self, user_id: str, key: str) -> None:
+        """Frees the key (its request's answer is not one to repeat, or it failed)."""
+        statement = idempotency_keys.delete().where(
+            idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key
+        )
+        async with self._database.transaction() as conn:
+            await conn.execute(statement)
+
+    async def _insert_pending(self, user_id: str, key: str, fingerprint: str) -> None:
         statement = idempotency_keys.insert().values(
             user_id=user_id,
             key=key,
             request_hash=fingerprint,
-            status_code=status_code,
-            response=body,
+            status_code=PENDING,
+            response={},
             created_at=self._clock.now(),
         )
-        try:
-            async with self._database.transaction() as conn:
-                await conn.execute(statement)
-        except sa.exc.IntegrityError:
-            stored = await self.find(user_id, key)
-            if stored is None:  # not a duplicate key (an unknown user, say)
-                raise
-            return stored
-        return StoredResponse(fingerprint, status_code, body)
+        async with self._database.transaction() as conn:
+            await conn.execute(statement)
+
+    async def _held(self, user_id: str, key: str) -> tuple[StoredResponse, datetime] | None:
+        statement = sa.select(
+            idempotency_keys.c.request_hash,
+            idempotency_keys.c.status_code,
+            idempotency_keys.c.response,
+            idempotency_keys.c.created_at,
+        ).where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
+        async with self._database.connect() as conn:
+            row = (await conn.execute(statement)).first()
+        if row is None:
+            return None
+        return StoredResponse(row.request_hash, row.status_code, row.response), row.created_at
 
     async def purge_older_than(self, age: timedelta) -> int:
         """Forgets responses stored more than `age` ago; how many."""
