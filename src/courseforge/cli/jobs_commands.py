@@ -7,7 +7,6 @@ with `--json` plain JSON on stdout only (for scripts). Exit 1 when the job is un
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar
@@ -18,12 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from courseforge.cli.common import prepared_settings, print_json
 from courseforge.clock import SystemClock
 from courseforge.llm.port import Completion, CompletionRequest
-from courseforge.logs import configure_logging
 from courseforge.runtime import Runtime, open_runtime
-from courseforge.settings import Settings
-from courseforge.store.database import upgrade_database
 from courseforge.store.job_listing import JobListing, JobSnapshot, LogLine, StatusFilter
 from courseforge.store.job_store import JobNotFoundError, JobRecord
 
@@ -58,7 +55,7 @@ def list_jobs(
     )
     jobs = page.items
     if as_json:
-        _print_json([_job_json(job) for job in jobs])
+        print_json([_job_json(job) for job in jobs])
     elif not jobs:
         console.print("No jobs.")
     else:
@@ -72,7 +69,7 @@ def show(
     """One job's status, progress, timing, usage and outcome."""
     snapshot = _with_runtime(database_url, lambda rt: JobListing(rt.database).snapshot(job_id))
     if as_json:
-        _print_json(_snapshot_json(snapshot))
+        print_json(_snapshot_json(snapshot))
         return
     for label, value in _snapshot_lines(snapshot):
         console.print(f"[bold]{label:<10}[/bold] {escape(value)}")
@@ -112,7 +109,7 @@ def logs(
     """The job's log lines and how it ended, oldest first."""
     lines = _with_runtime(database_url, lambda rt: JobListing(rt.database).logs(job_id))
     if as_json:
-        _print_json([_log_json(line) for line in lines])
+        print_json([_log_json(line) for line in lines])
         return
     for line in lines:
         style = LEVEL_STYLES.get(line.level, "")
@@ -141,9 +138,7 @@ async def _retry(runtime: Runtime, job_id: str) -> tuple[bool, JobSnapshot]:
 
 
 def _with_runtime(database_url: str | None, action: Callable[[Runtime], Awaitable[T]]) -> T:
-    settings = Settings(database_url=database_url) if database_url else Settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
-    upgrade_database(settings.database_url)
+    settings = prepared_settings(database_url)
 
     async def run() -> T:
         async with open_runtime(settings, provider=_NoModel()) as runtime:
@@ -256,11 +251,6 @@ def _log_json(line: LogLine) -> dict[str, Any]:
         "level": line.level,
         "message": line.message,
     }
-
-
-def _print_json(document: Any) -> None:
-    # typer.echo, not Rich: nothing but the JSON text reaches stdout.
-    typer.echo(json.dumps(document, indent=2))
 
 
 def _progress(job: JobRecord) -> str:

@@ -7,7 +7,6 @@ when the user is unknown, 2 for usage errors (a taken name, an unknown role).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -17,16 +16,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from courseforge.cli.common import prepared_settings, print_json
 from courseforge.domain.accounts import Role
-from courseforge.logs import configure_logging
-from courseforge.settings import Settings
 from courseforge.store.accounts import (
     AccountStore,
     UserExistsError,
     UserNotFoundError,
     UserSummary,
 )
-from courseforge.store.database import Database, upgrade_database
+from courseforge.store.database import Database
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 T = TypeVar("T")
@@ -72,7 +70,7 @@ def create(
 
     token = _with_accounts(database_url, action)
     if as_json:
-        _print_json({"name": name, "organization": org, "role": role, "token": token})
+        print_json({"name": name, "organization": org, "role": role, "token": token})
         return
     console.print(f"Created user {escape(name)} ({role}) in organization {escape(org)}.")
     _show_token(token)
@@ -95,7 +93,7 @@ def token(
 
     issued = _with_accounts(database_url, action)
     if as_json:
-        _print_json({"name": name, "token_name": label, "token": issued})
+        print_json({"name": name, "token_name": label, "token": issued})
         return
     _show_token(issued)
 
@@ -113,7 +111,7 @@ def list_users(as_json: bool = AS_JSON, database_url: str | None = DATABASE_URL)
     """Every user: organization, role and number of working tokens."""
     summaries = _with_accounts(database_url, lambda accounts: accounts.list_users())
     if as_json:
-        _print_json([_summary_json(summary) for summary in summaries])
+        print_json([_summary_json(summary) for summary in summaries])
     elif not summaries:
         console.print("No users.")
     else:
@@ -121,9 +119,7 @@ def list_users(as_json: bool = AS_JSON, database_url: str | None = DATABASE_URL)
 
 
 def _with_accounts(database_url: str | None, action: Callable[[AccountStore], Awaitable[T]]) -> T:
-    settings = Settings(database_url=database_url) if database_url else Settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
-    upgrade_database(settings.database_url)
+    settings = prepared_settings(database_url)
 
     async def run() -> T:
         database = Database(settings.database_url)
@@ -173,8 +169,3 @@ def _summary_json(summary: UserSummary) -> dict[str, Any]:
         "active_tokens": summary.active_tokens,
         "created_at": summary.created_at.isoformat(),
     }
-
-
-def _print_json(document: Any) -> None:
-    # typer.echo, not Rich: nothing but the JSON text reaches stdout.
-    typer.echo(json.dumps(document, indent=2))

@@ -18,11 +18,10 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
+from courseforge.cli.common import prepared_settings
 from courseforge.llm.errors import ProviderUnavailableError
-from courseforge.logs import configure_logging
 from courseforge.runtime import open_runtime
 from courseforge.settings import Settings
-from courseforge.store.database import upgrade_database
 
 EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -38,9 +37,7 @@ def worker(
 ) -> None:
     """Run queued jobs until SIGTERM or Ctrl-C (for scale-out: start one per host or core)."""
     console = Console(highlight=False)
-    settings = Settings(database_url=database_url) if database_url else Settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
-    upgrade_database(settings.database_url)
+    settings = prepared_settings(database_url)
     try:
         asyncio.run(_serve(settings, concurrency, console))
     except ProviderUnavailableError as error:
