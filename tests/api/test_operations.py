@@ -6,7 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from courseforge.store.database import head_revision
 from tests.api.conftest import LiveApi
-from tests.api.helpers import approved_outline
+from tests.api.helpers import approved_outline, follow, queue_course
 
 
 async def test_health_and_readiness(api: LiveApi) -> None:
@@ -60,3 +60,20 @@ async def test_every_response_carries_a_request_id(api: LiveApi) -> None:
         made = await client.get("/healthz")
     assert chosen.headers["x-request-id"] == "trace-me-42"
     assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_an_unchanged_job_or_course_is_answered_304(api: LiveApi) -> None:
+    async with api.client("alice") as client:
+        queued = await queue_course(client, await approved_outline(client))
+        await follow(client, queued["job_id"])
+        for path in (f"/api/jobs/{queued['job_id']}", f"/api/courses/{queued['course_id']}"):
+            first = await client.get(path)
+            etag = first.headers["etag"]
+            again = await client.get(path, headers={"If-None-Match": etag})
+            stale = await client.get(path, headers={"If-None-Match": '"something-else"'})
+            assert first.headers["cache-control"] == "private, no-cache"
+            assert again.status_code == 304
+            assert again.content == b""
+            assert again.headers["etag"] == etag
+            assert stale.status_code == 200
+            assert stale.json() == first.json()

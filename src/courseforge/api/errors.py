@@ -66,7 +66,6 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 _DESCRIPTIONS = {
-    304: "Not modified (the ETag matches)",
     400: "Malformed request (bad cursor, id or header)",
     401: "Missing or invalid bearer token",
     403: "Not allowed for this role",

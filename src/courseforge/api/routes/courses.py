@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from courseforge.api.caching import NOT_MODIFIED, unless_unchanged
 from courseforge.api.context import Context, CurrentUser
 from courseforge.api.errors import ApiError, not_found, responses
 from courseforge.api.idempotency import Answer, idempotent
@@ -90,7 +90,7 @@ async def list_courses(
 @router.get(
     "/{course_id}",
     response_model=CourseDetailOut,
-    responses={**responses(401, 404, 422), 304: {"description": "Not modified"}},
+    responses={**responses(401, 404, 422), **NOT_MODIFIED},
 )
 async def get_course(
     course_id: str,
@@ -102,12 +102,7 @@ async def get_course(
 ) -> CourseDetailOut | Response:
     """The course: its current (or the given) version's content and quality report."""
     detail = await _detail(context, course_id, user, version)
-    etag = '"' + hashlib.sha256(detail.model_dump_json().encode()).hexdigest()[:32] + '"'
-    if if_none_match == etag:
-        return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = "private, no-cache"
-    return detail
+    return unless_unchanged(detail, if_none_match, response)
 
 
 @router.get(

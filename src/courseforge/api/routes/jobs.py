@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 
+from courseforge.api.caching import NOT_MODIFIED, unless_unchanged
 from courseforge.api.context import Context, CurrentUser
 from courseforge.api.errors import ApiError, not_found, responses
 from courseforge.api.schemas import (
@@ -46,7 +46,7 @@ async def list_jobs(
 @router.get(
     "/{job_id}",
     response_model=JobOut,
-    responses={**responses(401, 404, 422), 304: {"description": "Not modified"}},
+    responses={**responses(401, 404, 422), **NOT_MODIFIED},
 )
 async def get_job(
     job_id: str,
@@ -57,13 +57,7 @@ async def get_job(
 ) -> JobOut | Response:
     """A job's snapshot: status, step, progress, ETA, timing, cost, error."""
     snapshot = await visible_snapshot(context, job_id, user)
-    body = snapshot_out(snapshot)
-    etag = _etag(body.model_dump_json())
-    if if_none_match == etag:
-        return Response(status_code=304, headers={"ETag": etag})
-    response.headers["ETag"] = etag
-    response.headers["Cache-Control"] = "private, no-cache"
-    return body
+    return unless_unchanged(snapshot_out(snapshot), if_none_match, response)
 
 
 @router.get("/{job_id}/logs", response_model=LogPage, responses=responses(401, 404, 422))
@@ -125,7 +119,3 @@ async def visible_snapshot(context: Context, job_id: str, user: CurrentUser) -> 
         return await context.jobs.snapshot(job_id, user)
     except JobNotFoundError:
         raise not_found("job", job_id) from None
-
-
-def _etag(content: str) -> str:
-    return '"' + hashlib.sha256(content.encode()).hexdigest()[:32] + '"'
