@@ -22,6 +22,7 @@ from courseforge.domain.outline import CourseOutline, CourseRequest, OutlineRequ
 from courseforge.domain.text import slugify
 from courseforge.domain.usage import LLMCallRecord
 from courseforge.store.database import Database
+from courseforge.store.event_feed import event_of
 from courseforge.store.tables import (
     course_versions,
     courses,
@@ -349,18 +350,7 @@ class JobStore:
         )
         async with self.database.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
-        return [
-            (
-                row["id"],
-                JobEvent(
-                    type=row["type"],
-                    job_id=job_id,
-                    timestamp=row["created_at"],
-                    fields=row["payload"],
-                ),
-            )
-            for row in rows
-        ]
+        return [(row["id"], event_of(row)) for row in rows]
 
     async def outline_candidates(self, job_id: str) -> list[CourseOutline]:
         """The outline candidates an outline job has finished, in candidate order."""
