@@ -70,7 +70,9 @@ class Runtime:
             async def listen(wake: Callable[[], None], stop: asyncio.Event) -> None:
                 await listen_for_jobs(url, wake, stop)
 
-        return Worker(self.queue, self.store, run_job, config, worker_id, listen=listen)
+        worker = Worker(self.queue, self.store, run_job, config, worker_id, listen=listen)
+        self.queue.wake_on_new_work(worker.wake)
+        return worker
 
 
 def make_gateway(

@@ -636,3 +636,26 @@ async def test_complete_ends_only_the_jobs_the_worker_holds(
     assert (await job_row(runtime, waiting))["status"] == "pending"
     assert await runtime.queue.complete("w1", mine) == []  # already ended
     assert await runtime.queue.complete("w1", []) == []
+
+
+async def test_this_process_workers_are_woken_when_the_queue_gets_work(
+    runtime: Runtime, owner: User
+) -> None:
+    wakes: list[str] = []
+    runtime.queue.wake_on_new_work(lambda: wakes.append("wake"))
+
+    first = await runtime.queue.enqueue_course(brief("Tides"), owner)
+    twin = await runtime.queue.enqueue_course(brief("Tides"), owner)
+    assert len(wakes) == 1  # a twin adds no work
+    assert not twin.created
+
+    assert await runtime.queue.cancel(first.job_id) == "cancelled"
+    assert len(wakes) == 1
+    assert await runtime.queue.retry(first.job_id)
+    assert len(wakes) == 2
+
+    claimed = await runtime.queue.claim("w-1", 1)
+    assert await runtime.queue.release("w-1", claimed) == claimed
+    assert len(wakes) == 3
+    assert await runtime.queue.release("w-1", claimed) == []
+    assert len(wakes) == 3

@@ -117,9 +117,7 @@ def _background(
             )
         )
     if with_worker:
-        worker = runtime.worker(BrokerSink(broker))
-        context.wake_worker = worker.wake
-        work.append(worker.run(stop))
+        work.append(runtime.worker(BrokerSink(broker)).run(stop))
     work.append(_housekeeping(context, stop))
     return work
 

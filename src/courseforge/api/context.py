@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -29,8 +28,6 @@ class ApiContext:
     idempotency: IdempotencyStore
     stats: JobStatistics
     metrics: ApiMetrics
-    # Wakes this process's worker when a job is queued here (SQLite has no NOTIFY).
-    wake_worker: Callable[[], None] = lambda: None
 
 
 async def get_context(request: Request) -> ApiContext:  # async: no thread-pool hop

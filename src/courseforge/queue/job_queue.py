@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -77,6 +78,16 @@ class JobQueue:
         self._store = store
         self._clock = clock or SystemClock()
         self.policy = policy or QueuePolicy()
+        self._local_wakers: list[Callable[[], None]] = []
+
+    def wake_on_new_work(self, wake: Callable[[], None]) -> None:
+        """Calls `wake` whenever this queue object makes a job claimable: this process's
+        own workers hear of it at once (NOTIFY reaches other processes; SQLite has none)."""
+        self._local_wakers.append(wake)
+
+    def _work_added(self) -> None:
+        for wake in self._local_wakers:
+            wake()
 
     async def enqueue_course(
         self,
@@ -132,6 +143,7 @@ class JobQueue:
             if twin is None:  # the twin finished in between: try once more
                 return await self._enqueue(new, owner, rate_limited=rate_limited)
             return twin
+        self._work_added()
         return Enqueued(created.job_id, created=True, course_id=created.course_id)
 
     async def claim(self, worker: str, limit: int) -> list[str]:
@@ -205,6 +217,8 @@ class JobQueue:
                 await self._log(conn, job_id, "warning", message)
             if released:
                 await _notify_workers(conn)
+        if released:
+            self._work_added()
         return released
 
     async def rescue_expired(self, limit: int = 100) -> list[str]:
@@ -267,6 +281,7 @@ class JobQueue:
                 await _notify_workers(conn)
         except sa.exc.IntegrityError:
             return False
+        self._work_added()
         return True
 
     async def purge_old_events(self, older_than: timedelta) -> int:

@@ -66,7 +66,7 @@ async def create_course(
             )
         except CreationRateExceededError as error:
             raise rate_limited(error) from None
-        return queued_answer(context, queued, "this outline is already being generated")
+        return queued_answer(queued, "this outline is already being generated")
 
     return await idempotent(request, user, idempotency_key, context.idempotency, produce)
 

@@ -110,7 +110,6 @@ async def retry_job(job_id: str, context: Context, user: CurrentUser) -> JobActi
         raise ApiError(
             409, "an identical job is already queued or running; retry refused", job_id=job_id
         )
-    context.wake_worker()
     return JobAction(job_id=job_id, status="pending", detail="queued again")
 
 

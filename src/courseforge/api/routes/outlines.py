@@ -40,9 +40,7 @@ async def draft_outlines(
 
     async def produce() -> Answer:
         queued = await _enqueue(context, user, brief)
-        return queued_answer(
-            context, queued, "an identical outline draft is already queued or running"
-        )
+        return queued_answer(queued, "an identical outline draft is already queued or running")
 
     return await idempotent(request, user, idempotency_key, context.idempotency, produce)
 
@@ -64,8 +62,7 @@ async def _enqueue(context: Context, user: User, brief: OutlineRequest) -> Enque
         raise rate_limited(error) from None
 
 
-def queued_answer(context: Context, queued: Enqueued, duplicate: str) -> Answer:
-    context.wake_worker()
+def queued_answer(queued: Enqueued, duplicate: str) -> Answer:
     if not queued.created:
         return 409, {"detail": f"{duplicate}: job {queued.job_id}", "job_id": queued.job_id}
     return 202, Queued(job_id=queued.job_id, course_id=queued.course_id).model_dump(
