@@ -16,6 +16,10 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from courseforge.logs import get_logger
+from courseforge.queue.quotas import CreationRateExceededError
+from courseforge.store.course_listing import CourseNotFoundError, CourseNotReadyError
+from courseforge.store.job_store import JobNotFoundError
+from courseforge.store.pages import InvalidCursorError
 
 _log = get_logger(__name__)
 
@@ -83,6 +87,28 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> JSONResponse:
         return error_response(error.status_code, error.detail, error.headers, job_id=error.job_id)
+
+    # What the stores and the queue refuse, answered the same from every route.
+    @app.exception_handler(JobNotFoundError)
+    async def _no_job(request: Request, error: JobNotFoundError) -> JSONResponse:
+        return error_response(404, f"no job with id {error.job_id!r}")
+
+    @app.exception_handler(CourseNotFoundError)
+    async def _no_course(request: Request, error: CourseNotFoundError) -> JSONResponse:
+        return error_response(404, f"no course with id {error.course_id!r}")
+
+    @app.exception_handler(CourseNotReadyError)
+    async def _not_ready(request: Request, error: CourseNotReadyError) -> JSONResponse:
+        return error_response(409, str(error))
+
+    @app.exception_handler(InvalidCursorError)
+    async def _bad_cursor(request: Request, error: InvalidCursorError) -> JSONResponse:
+        return error_response(400, str(error))
+
+    @app.exception_handler(CreationRateExceededError)
+    async def _over_rate(request: Request, error: CreationRateExceededError) -> JSONResponse:
+        retry_after = max(1, round(error.retry_after_s))
+        return error_response(429, str(error), {"Retry-After": str(retry_after)})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:

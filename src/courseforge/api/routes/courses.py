@@ -12,7 +12,7 @@ from courseforge.api.context import Context, CurrentUser
 from courseforge.api.errors import ApiError, not_found, responses
 from courseforge.api.idempotency import Answer, idempotent
 from courseforge.api.routes.jobs import visible_snapshot
-from courseforge.api.routes.outlines import IdempotencyKey, queued_answer, rate_limited
+from courseforge.api.routes.outlines import IdempotencyKey, queued_answer
 from courseforge.api.schemas import (
     CourseCreate,
     CourseDetailOut,
@@ -29,9 +29,6 @@ from courseforge.domain.course import Course
 from courseforge.domain.outline import CourseRequest
 from courseforge.export.html import course_html
 from courseforge.export.markdown import course_to_markdown
-from courseforge.queue.quotas import CreationRateExceededError
-from courseforge.store.course_listing import CourseNotFoundError, CourseNotReadyError
-from courseforge.store.pages import InvalidCursorError
 
 router = APIRouter(prefix="/api/courses", tags=["courses"])
 ExportFormat = Literal["json", "markdown", "html"]
@@ -55,17 +52,14 @@ async def create_course(
 
     async def produce() -> Answer:
         brief = await _brief(context, user, body)
-        try:
-            queued = await context.runtime.queue.enqueue_course(
-                brief,
-                user,
-                body.outline,
-                priority=body.priority,
-                auto_publish=body.auto_publish,
-                rate_limited=True,
-            )
-        except CreationRateExceededError as error:
-            raise rate_limited(error) from None
+        queued = await context.runtime.queue.enqueue_course(
+            brief,
+            user,
+            body.outline,
+            priority=body.priority,
+            auto_publish=body.auto_publish,
+            rate_limited=True,
+        )
         return queued_answer(queued, "this outline is already being generated")
 
     return await idempotent(request, user, idempotency_key, context.idempotency, produce)
@@ -80,10 +74,7 @@ async def list_courses(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> CoursePage:
     """Your courses (an admin: the organization's), newest first."""
-    try:
-        page = await context.courses.list_courses(user, limit=limit, cursor=cursor, status=status)
-    except InvalidCursorError as error:
-        raise ApiError(400, str(error)) from None
+    page = await context.courses.list_courses(user, limit=limit, cursor=cursor, status=status)
     return CoursePage(items=[course_out(item) for item in page.items], next_cursor=page.next_cursor)
 
 
@@ -112,10 +103,7 @@ async def get_course(
 )
 async def course_versions(course_id: str, context: Context, user: CurrentUser) -> list[VersionOut]:
     """Every stored version of the course, oldest first."""
-    try:
-        return [version_out(v) for v in await context.courses.versions(course_id, user)]
-    except CourseNotFoundError:
-        raise not_found("course", course_id) from None
+    return [version_out(v) for v in await context.courses.versions(course_id, user)]
 
 
 @router.post(
@@ -123,12 +111,7 @@ async def course_versions(course_id: str, context: Context, user: CurrentUser) -
 )
 async def publish_course(course_id: str, context: Context, user: CurrentUser) -> CourseOut:
     """Publishes the course's current version (again: no change)."""
-    try:
-        return course_out(await context.courses.publish(course_id, user))
-    except CourseNotFoundError:
-        raise not_found("course", course_id) from None
-    except CourseNotReadyError as error:
-        raise ApiError(409, str(error)) from None
+    return course_out(await context.courses.publish(course_id, user))
 
 
 @router.get(
@@ -171,10 +154,7 @@ async def export_course(
 async def _detail(
     context: Context, course_id: str, user: User, version: int | None
 ) -> CourseDetailOut:
-    try:
-        return course_detail_out(await context.courses.get_course(course_id, user, version))
-    except CourseNotFoundError:
-        raise not_found("course", course_id) from None
+    return course_detail_out(await context.courses.get_course(course_id, user, version))
 
 
 async def _brief(context: Context, user: User, body: CourseCreate) -> CourseRequest:

@@ -19,8 +19,6 @@ from courseforge.api.schemas import (
     snapshot_out,
 )
 from courseforge.store.job_listing import JobSnapshot, StatusFilter
-from courseforge.store.job_store import JobNotFoundError
-from courseforge.store.pages import InvalidCursorError
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 JobId = Annotated[str, "a job id"]
@@ -36,10 +34,7 @@ async def list_jobs(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JobPage:
     """Your jobs (an admin: the organization's), newest first, a page at a time."""
-    try:
-        page = await context.jobs.list_jobs(user, status=status, limit=limit, cursor=cursor)
-    except InvalidCursorError as error:
-        raise ApiError(400, str(error)) from None
+    page = await context.jobs.list_jobs(user, status=status, limit=limit, cursor=cursor)
     return JobPage(items=[job_out(job) for job in page.items], next_cursor=page.next_cursor)
 
 
@@ -63,10 +58,7 @@ async def get_job(
 @router.get("/{job_id}/logs", response_model=LogPage, responses=responses(401, 404, 422))
 async def job_logs(job_id: str, context: Context, user: CurrentUser) -> LogPage:
     """The job's log lines and how it ended, oldest first."""
-    try:
-        lines = await context.jobs.logs(job_id, user)
-    except JobNotFoundError:
-        raise not_found("job", job_id) from None
+    lines = await context.jobs.logs(job_id, user)
     return LogPage(items=[log_entry(line) for line in lines])
 
 
@@ -114,7 +106,5 @@ async def retry_job(job_id: str, context: Context, user: CurrentUser) -> JobActi
 
 
 async def visible_snapshot(context: Context, job_id: str, user: CurrentUser) -> JobSnapshot:
-    try:
-        return await context.jobs.snapshot(job_id, user)
-    except JobNotFoundError:
-        raise not_found("job", job_id) from None
+    """The job if `user` may see it; JobNotFoundError (a 404) otherwise."""
+    return await context.jobs.snapshot(job_id, user)

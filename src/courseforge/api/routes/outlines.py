@@ -8,14 +8,12 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from courseforge.api.context import Context, CurrentUser
-from courseforge.api.errors import ApiError, not_found, responses
+from courseforge.api.errors import not_found, responses
 from courseforge.api.idempotency import Answer, idempotent
 from courseforge.api.routes.jobs import visible_snapshot
 from courseforge.api.schemas import OutlineJobOut, Queued, snapshot_out
-from courseforge.domain.accounts import User
 from courseforge.domain.outline import OutlineRequest
 from courseforge.queue.job_queue import Enqueued
-from courseforge.queue.quotas import CreationRateExceededError
 
 router = APIRouter(prefix="/api/outlines", tags=["outlines"])
 IdempotencyKey = Annotated[
@@ -39,7 +37,7 @@ async def draft_outlines(
     """Starts drafting outline candidates for a topic or source material."""
 
     async def produce() -> Answer:
-        queued = await _enqueue(context, user, brief)
+        queued = await context.runtime.queue.enqueue_outline(brief, user)
         return queued_answer(queued, "an identical outline draft is already queued or running")
 
     return await idempotent(request, user, idempotency_key, context.idempotency, produce)
@@ -55,21 +53,9 @@ async def outline_candidates(job_id: str, context: Context, user: CurrentUser) -
     return OutlineJobOut(job=snapshot_out(snapshot), candidates=candidates)
 
 
-async def _enqueue(context: Context, user: User, brief: OutlineRequest) -> Enqueued:
-    try:
-        return await context.runtime.queue.enqueue_outline(brief, user)
-    except CreationRateExceededError as error:
-        raise rate_limited(error) from None
-
-
 def queued_answer(queued: Enqueued, duplicate: str) -> Answer:
     if not queued.created:
         return 409, {"detail": f"{duplicate}: job {queued.job_id}", "job_id": queued.job_id}
     return 202, Queued(job_id=queued.job_id, course_id=queued.course_id).model_dump(
         exclude_none=True
     )
-
-
-def rate_limited(error: CreationRateExceededError) -> ApiError:
-    retry_after = max(1, round(error.retry_after_s))
-    return ApiError(429, str(error), headers={"Retry-After": str(retry_after)})
