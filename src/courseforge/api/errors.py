@@ -1,7 +1,8 @@
 """Every error the API answers has one shape, `{"detail": "...", ...}`, and a clear message.
 
 Validation errors say which field and why, in words; nothing a client sends reaches a
-500 (an unexpected failure is logged with the request id and answered as a plain 500).
+500 (an unexpected failure is logged once by the RequestGuard and answered with
+`internal_error`, which names the request id).
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from courseforge.logs import get_logger
 from courseforge.queue.quotas import CreationRateExceededError
 from courseforge.store.course_listing import CourseNotFoundError, CourseNotReadyError
 from courseforge.store.job_store import JobNotFoundError
 from courseforge.store.pages import InvalidCursorError
-
-_log = get_logger(__name__)
 
 
 class FieldError(BaseModel):
@@ -33,6 +31,7 @@ class ErrorBody(BaseModel):
     detail: str
     errors: list[FieldError] | None = None
     job_id: str | None = None
+    request_id: str | None = Field(default=None, description="on a 500: quote it to us")
 
 
 class ApiError(Exception):
@@ -62,6 +61,12 @@ def error_response(
 ) -> JSONResponse:
     body = ErrorBody(detail=detail, **extra).model_dump(exclude_none=True)
     return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def internal_error(request_id: str) -> JSONResponse:
+    return error_response(
+        500, "internal error; quote the request id to the operators", request_id=request_id
+    )
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -122,13 +127,6 @@ def install_error_handlers(app: FastAPI) -> None:
         if error.status_code == 405:
             headers = {"Allow": _allowed_methods(request)}
         return error_response(error.status_code, str(error.detail), headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        _log.exception("unhandled_error", path=request.url.path)
-        return error_response(
-            500, "internal error; the request id in X-Request-ID helps us find it"
-        )
 
 
 def _allowed_methods(request: Request) -> str:

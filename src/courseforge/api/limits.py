@@ -1,4 +1,5 @@
-"""Limits on what a request may send, checked before any route reads it."""
+"""Limits on what a request may send, checked before any route reads it; and the one
+place an unexpected error becomes a 500."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from courseforge.api.errors import internal_error
+from courseforge.logs import get_logger
+
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_log = get_logger(__name__)
 
 
 class RequestGuard:
@@ -17,6 +22,10 @@ class RequestGuard:
 
     The id comes from the client's X-Request-ID (when sane) or is made here; it is sent
     back and bound to every log line of the request.
+
+    An exception no handler answered is logged here, once, and answered as a 500 with
+    the request id. Caught here rather than by an `Exception` handler: Starlette re-raises
+    after such a handler, and uvicorn would log it a second time.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
@@ -31,8 +40,12 @@ class RequestGuard:
         request_id = _request_id(headers.get("x-request-id"))
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
@@ -41,7 +54,12 @@ class RequestGuard:
         if refusal is not None:
             await _refuse(send_with_id, *refusal)
             return
-        await self.app(scope, self._counting(receive), send_with_id)
+        try:
+            await self.app(scope, self._counting(receive), send_with_id)
+        except Exception:
+            _log.exception("unhandled_error", method=scope["method"], path=scope["path"])
+            if not started:  # else the client sees the stream end early; nothing to add
+                await internal_error(request_id)(scope, receive, send_with_id)
 
     def _refusal(self, method: str, headers: dict[str, str]) -> tuple[int, str] | None:
         if method not in BODY_METHODS:

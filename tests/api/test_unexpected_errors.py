@@ -1,0 +1,79 @@
+"""An unexpected error in a route: a fast 500 with the request id, logged once, concisely,
+with no local variables and no secret, whatever the log format."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import cast
+
+import pytest
+from fastapi import APIRouter, FastAPI, Request
+
+from courseforge.api.context import CurrentUser
+from courseforge.logs import configure_logging, flush_logs
+from tests.api.conftest import LiveApi, ServerThread, add_people, api_settings
+
+MAX_LOG_BYTES = 20_000
+failing = APIRouter()
+
+
+class LedgerCorruptedError(RuntimeError):
+    """What no route expects."""
+
+
+@failing.get("/api/test-only/explode")
+async def explode(request: Request, user: CurrentUser) -> None:
+    # Locals a traceback renderer with show_locals would print: the request, its
+    # headers (the bearer token), the user.
+    authorization = request.headers["authorization"]
+    raise LedgerCorruptedError(f"the ledger of {user.name} is corrupted ({len(authorization)})")
+
+
+@pytest.fixture(params=[False, True], ids=["console", "json"])
+async def exploding_api(
+    request: pytest.FixtureRequest, database_url: str
+) -> AsyncIterator[LiveApi]:
+    configure_logging("WARNING", json_lines=request.param)
+    server = ServerThread(api_settings(database_url), with_worker=False, latency_ms=0)
+    cast(FastAPI, server.server.config.app).include_router(failing)
+    try:
+        with server:
+            live = LiveApi(f"http://127.0.0.1:{server.port}", database_url)
+            await add_people(live)
+            yield live
+    finally:
+        configure_logging()
+
+
+async def test_an_unexpected_error_is_a_fast_500_logged_once_without_secrets(
+    exploding_api: LiveApi, capfd: pytest.CaptureFixture[str]
+) -> None:
+    token = exploding_api.tokens["alice"]
+    async with exploding_api.client("alice") as client:
+        await client.get("/healthz")  # connected and warm: the timing is the error's alone
+        capfd.readouterr()
+        started = time.perf_counter()
+        response = await client.get(
+            "/api/test-only/explode", headers={"X-Request-ID": "req-explode-1"}
+        )
+        elapsed = time.perf_counter() - started
+        assert (await client.get("/healthz")).status_code == 200
+    flush_logs()
+    log = capfd.readouterr().err
+
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "req-explode-1"
+    assert response.json()["request_id"] == "req-explode-1"
+    assert "internal error" in response.json()["detail"]
+    assert elapsed < 1.0, f"the 500 took {elapsed:.2f} s"
+
+    assert log.count("LedgerCorruptedError: the ledger of alice") == 1, log[-4000:]
+    assert log.count("unhandled_error") == 1
+    assert "req-explode-1" in log
+    assert token not in log
+    assert token[3:20] not in log
+    assert "Exception in ASGI application" not in log  # uvicorn logs nothing more
+    assert "locals" not in log.lower()
+    assert "authorization =" not in log.lower()
+    assert len(log.encode()) < MAX_LOG_BYTES, f"{len(log)} characters of log"
