@@ -53,8 +53,16 @@ PRINTABLE = st.characters(
 ).filter(lambda c: not (0x7F <= ord(c) <= 0x9F))
 
 
+# ...and on one line: no line breaks (of any kind) or tabs.
+ONE_LINE = PRINTABLE.filter(lambda c: c not in "\t\n\r\u2028\u2029")
+
+
 def _printable_oracle(text: str) -> bool:
     return all(unicodedata.category(c) not in ("Cc", "Cs") or c in "\t\n\r" for c in text)
+
+
+def _one_line_oracle(text: str) -> bool:
+    return _printable_oracle(text) and len(text.splitlines()) <= 1 and "\t" not in text
 
 
 # Python's str.isspace() counts these four as whitespace; pydantic's strip does not.
@@ -89,15 +97,17 @@ def _valid(adapter: TypeAdapter[str], text: str) -> str | None:
         return None
 
 
-def _text_of(adapter: TypeAdapter[str], min_size: int, max_size: int) -> st.SearchStrategy[str]:
+def _text_of(
+    adapter: TypeAdapter[str], min_size: int, max_size: int, alphabet: st.SearchStrategy[str]
+) -> st.SearchStrategy[str]:
     """Arbitrary texts the adapter accepts unchanged: a letter or digit at each end."""
     edge = st.characters(categories=["L", "Nd"])
-    middle = st.text(PRINTABLE, min_size=min_size - 2, max_size=max_size - 2)
+    middle = st.text(alphabet, min_size=min_size - 2, max_size=max_size - 2)
     return st.builds(lambda a, m, b: adapter.validate_python(a + m + b), edge, middle, edge)
 
 
-phrases = _text_of(TypeAdapter(Phrase), 2, 40)
-paragraphs = _text_of(TypeAdapter(Paragraph), 10, 80)
+phrases = _text_of(TypeAdapter(Phrase), 2, 40, ONE_LINE)
+paragraphs = _text_of(TypeAdapter(Paragraph), 10, 80, PRINTABLE)
 
 
 @st.composite
@@ -142,7 +152,7 @@ def _title_oracle(text: str) -> bool:
     return (
         3 <= len(stripped) <= 120
         and HAS_WORDS.search(text) is not None
-        and _printable_oracle(stripped)
+        and _one_line_oracle(stripped)
     )
 
 

@@ -1,5 +1,6 @@
 """Bounded text types shared by every schema.
 
+Titles, phrases and snippets are one line; paragraphs and Markdown may span lines.
 Bounds live in the JSON schema (minLength/maxLength) so that a grammar-constrained
 decoder enforces them while generating; the after-validators catch what a grammar
 cannot express (a string of only spaces or punctuation).
@@ -36,6 +37,23 @@ def printable(value: str) -> str:
     return value
 
 
+# What ends a line (as str.splitlines() sees it, beyond the control characters above) and
+# tabs: a one-line field that held one could forge a line of a prompt or a Markdown heading.
+_LINE_BREAK_OR_TAB = re.compile(r"[\t\n\r\u2028\u2029]")
+
+
+def one_line(value: str) -> str:
+    """`value` if it is one line of printable text; otherwise why not."""
+    printable(value)
+    found = _LINE_BREAK_OR_TAB.search(value)
+    if found:
+        raise ValueError(
+            f"must be a single line: no line breaks or tabs (found U+{ord(found.group()):04X} "
+            f"at position {found.start()})"
+        )
+    return value
+
+
 def without_unprintable(text: str) -> str:
     return _UNPRINTABLE.sub("", text)
 
@@ -53,7 +71,7 @@ Title = Annotated[
     str,
     _bounded(3, 120),
     BeforeValidator(_strip),
-    AfterValidator(printable),
+    AfterValidator(one_line),
     AfterValidator(_has_words),
 ]
 """A heading: course, module, lesson or task title."""
@@ -62,7 +80,7 @@ Phrase = Annotated[
     str,
     _bounded(2, 200),
     BeforeValidator(_strip),
-    AfterValidator(printable),
+    AfterValidator(one_line),
     AfterValidator(_has_words),
 ]
 """A short item of a list: an objective, a key point, a tag, an option."""
@@ -89,7 +107,7 @@ Snippet = Annotated[
     str,
     _bounded(10, 400),
     BeforeValidator(_strip),
-    AfterValidator(printable),
+    AfterValidator(one_line),
     AfterValidator(_has_words),
 ]
 """A brain byte: one self-contained micro-learning fact."""

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 from courseforge.llm.errors import TransientLLMError
 from courseforge.llm.port import Completion, CompletionRequest
+from courseforge.llm.prompt_data import data_blocks_in
 from courseforge.llm.schema_sample import sample_instance
 
+SUBJECT_KEYS = ("focus", "topic")
 FOCUS_PREFIXES = ("Focus:", "Topic:")
 CRASH_EXIT_CODE = 70
 
@@ -84,8 +86,16 @@ class FakeProvider:
 
 
 def subject_of(request: CompletionRequest) -> str:
-    """The most specific subject the prompt names: its `Focus:` line, else its `Topic:` line."""
+    """The most specific subject the prompt names.
+
+    Its data block's `focus`, else its `topic` (the pipeline's prompts); in a prompt
+    without a data block, its `Focus:` line, else its `Topic:` line, else its first line.
+    """
     text = "\n".join(m.content for m in request.messages if m.role == "user")
+    for data in data_blocks_in(text):
+        for key in SUBJECT_KEYS:
+            if isinstance(data, dict) and isinstance(data.get(key), str):
+                return str(data[key])[:80]
     for prefix in FOCUS_PREFIXES:
         for line in text.splitlines():
             if line.startswith(prefix):

@@ -21,7 +21,8 @@ _FILLER = (
 
 
 def sample_instance(schema: dict[str, Any], subject: str) -> Any:
-    subject = without_unprintable(subject).strip() or "the subject"
+    # One line, as titles and phrases must be: whitespace runs (line breaks too) become a space.
+    subject = " ".join(without_unprintable(subject).split()) or "the subject"
     return _Sampler(schema, subject).value(schema, "$", None)
 
 
