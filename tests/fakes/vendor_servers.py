@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from courseforge.llm.fake import estimate_tokens, subject_of
 from courseforge.llm.openai_provider import SCHEMA_PROMPT_END, SCHEMA_PROMPT_START
@@ -67,6 +67,74 @@ class _Reply:
     status: int
     body: JSON
     headers: dict[str, str] = field(default_factory=dict)
+
+
+RefusalStyle = Literal["openai", "message_only", "fastapi", "llama_cpp_python"]
+
+
+def _openai_refusal(response_format: JSON) -> tuple[int, JSON]:
+    """OpenAI's own: a 400 that names the parameter."""
+    kind = response_format.get("type")
+    message = (
+        f"Invalid parameter: 'response_format' of type '{kind}' is not supported with this model."
+        if "schema" not in response_format
+        else "Unrecognized request argument supplied: response_format.schema"
+    )
+    kind_of_error = "invalid_request_error"
+    error = {"message": message, "type": kind_of_error, "param": "response_format", "code": None}
+    return 400, {"error": error}
+
+
+def _message_only_refusal(response_format: JSON) -> tuple[int, JSON]:
+    """A 400 that names the format only in its message, in vLLM's error shape."""
+    message = f"{response_format.get('type')} is not supported by this server's guided decoding"
+    return 400, {"object": "error", "message": message, "type": "BadRequestError", "code": 400}
+
+
+def _literal_error(response_format: JSON) -> JSON:
+    return {
+        "type": "literal_error",
+        "loc": ["body", "response_format", "type"],
+        "msg": "Input should be 'text' or 'json_object'",
+        "input": response_format.get("type"),
+        "ctx": {"expected": "'text' or 'json_object'"},
+    }
+
+
+def _fastapi_refusal(response_format: JSON) -> tuple[int, JSON]:
+    """FastAPI's own request validation: a 422 with the pydantic errors under `detail`."""
+    return 422, {"detail": [_literal_error(response_format)]}
+
+
+def _llama_cpp_python_refusal(response_format: JSON) -> tuple[int, JSON]:
+    """`python -m llama_cpp.server`: its route wraps FastAPI's validation error in a 500
+    (the message as llama-cpp-python 0.3.36 words it)."""
+    error = _literal_error(response_format) | {"loc": ("body", "response_format", "type")}
+    message = (
+        f"1 validation error:\n  {error}\n\n"
+        '  File "llama_cpp/server/app.py", line 376, in create_chat_completion\n'
+        "    POST /v1/chat/completions"
+    )
+    body = {"message": message, "type": "internal_server_error", "param": None, "code": None}
+    return 500, {"error": body}
+
+
+FORMAT_REFUSALS: dict[RefusalStyle, Callable[[JSON], tuple[int, JSON]]] = {
+    "openai": _openai_refusal,
+    "message_only": _message_only_refusal,
+    "fastapi": _fastapi_refusal,
+    "llama_cpp_python": _llama_cpp_python_refusal,
+}
+
+
+def requested_format(body: JSON) -> str | None:
+    """json_schema, json_object_schema (json_object with llama.cpp's `schema`), json_object
+    or None: what a request's response_format asks for."""
+    response_format = body.get("response_format") or {}
+    kind = response_format.get("type")
+    if kind == "json_object" and "schema" in response_format:
+        return "json_object_schema"
+    return None if kind is None else str(kind)
 
 
 class _VendorServer:
@@ -180,20 +248,30 @@ class _VendorServer:
 
 
 class FakeOpenAIServer(_VendorServer):
-    """`POST /v1/chat/completions`; the base URL it yields ends in `/v1`, as the SDK expects."""
+    """`POST /v1/chat/completions`; the base URL it yields ends in `/v1`, as the SDK expects.
+
+    A response_format it refuses is answered in the `refusal` style of a real server (see
+    `FORMAT_REFUSALS`). A `json_object` with a `schema` (llama.cpp's extension) counts as
+    json_object, and is refused as well by the strict OpenAI style, as OpenAI refuses any
+    key it does not know.
+    """
 
     def __init__(
         self,
         *,
         refuse_json_schema: bool = False,
         refuse_json_object: bool = False,
+        refusal: RefusalStyle = "openai",
         report_usage: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self._refused = {"json_schema"} if refuse_json_schema else set()
         if refuse_json_object:
-            self._refused.add("json_object")
+            self._refused |= {"json_object", "json_object_schema"}
+        if refusal == "openai" and self._refused:
+            self._refused.add("json_object_schema")
+        self._refusal = refusal
         self._report_usage = report_usage
 
     @property
@@ -209,10 +287,10 @@ class FakeOpenAIServer(_VendorServer):
     def vendor_answer(self, path: str, body: JSON) -> _Reply:
         if path != "/v1/chat/completions":
             return _Reply(404, self.error_body(ScriptedReply(404, message=f"no route {path}")))
-        mode = (body.get("response_format") or {}).get("type")
-        if mode in self._refused:
-            message = f"response_format of type '{mode}' is not supported by this server"
-            return _Reply(400, self.error_body(ScriptedReply(400, message=message)))
+        response_format = body.get("response_format") or {}
+        if requested_format(body) in self._refused:
+            status, error = FORMAT_REFUSALS[self._refusal](response_format)
+            return _Reply(status, error)
         text = self._invalid_text if self.take_invalid() else self._structured(body)
         return _Reply(200, self._completion_body(body, text))
 
@@ -221,7 +299,7 @@ class FakeOpenAIServer(_VendorServer):
         if response_format.get("type") == "json_schema":
             schema: JSON | None = response_format["json_schema"]["schema"]
         else:
-            schema = _schema_in_prompt(body["messages"])
+            schema = response_format.get("schema") or _schema_in_prompt(body["messages"])
         return self.sample(schema, body["messages"])
 
     def _completion_body(self, body: JSON, text: str) -> JSON:

@@ -19,10 +19,16 @@ from courseforge.llm.openai_provider import (
     SCHEMA_PROMPT_END,
     SCHEMA_PROMPT_START,
     OpenAIProvider,
+    without_long_bounds,
 )
 from courseforge.llm.port import ChatMessage, CompletionRequest
 from courseforge.llm.vendor_errors import retry_after_seconds
-from tests.fakes.vendor_servers import FakeOpenAIServer, ScriptedReply
+from tests.fakes.vendor_servers import (
+    FakeOpenAIServer,
+    RefusalStyle,
+    ScriptedReply,
+    requested_format,
+)
 
 SYSTEM = "You write practice tasks for an online course."
 MESSAGES = (
@@ -31,13 +37,13 @@ MESSAGES = (
 )
 
 
-def tasks_request(schema_name: str | None = None) -> CompletionRequest:
-    model = task_set_draft(3)
+def tasks_request(schema_name: str | None = None, model: str = "gpt-4.1-mini") -> CompletionRequest:
+    draft = task_set_draft(3)
     return CompletionRequest(
         messages=MESSAGES,
-        model="gpt-4.1-mini",
-        json_schema=model.model_json_schema(),
-        schema_name=schema_name or model.__name__,
+        model=model,
+        json_schema=draft.model_json_schema(),
+        schema_name=schema_name or draft.__name__,
         max_tokens=1234,
         temperature=0.3,
     )
@@ -137,36 +143,107 @@ def test_no_key_and_no_base_url_is_unavailable(monkeypatch: pytest.MonkeyPatch) 
 
 # --- response_format fallback ---------------------------------------------------------------
 
+# Servers that refuse json_schema but take json_object with llama.cpp's `schema` extension.
+LENIENT_REFUSALS: list[RefusalStyle] = ["message_only", "fastapi", "llama_cpp_python"]
+ALL_REFUSALS: list[RefusalStyle] = ["openai", *LENIENT_REFUSALS]
 
-async def test_refused_json_schema_falls_back_to_json_object_and_is_remembered() -> None:
-    server = FakeOpenAIServer(refuse_json_schema=True)
+
+@pytest.mark.parametrize("refusal", LENIENT_REFUSALS)
+async def test_refused_json_schema_falls_back_to_json_object_with_the_schema(
+    refusal: RefusalStyle,
+) -> None:
+    server = FakeOpenAIServer(refuse_json_schema=True, refusal=refusal)
     with server as base_url:
         async with provider_at(base_url) as provider:
             first = await provider.complete(tasks_request())
             second = await provider.complete(tasks_request())
 
-    modes = [body.get("response_format", {}).get("type") for body in server.bodies]
-    assert modes == ["json_schema", "json_object", "json_object"]
-    assert provider.output_mode == "json_object"
+    formats = [requested_format(body) for body in server.bodies]
+    assert formats == ["json_schema", "json_object_schema", "json_object_schema"]
+    assert provider.output_mode("gpt-4.1-mini") == "json_object_schema"
+    assert server.bodies[1]["response_format"] == {
+        "type": "json_object",
+        "schema": without_long_bounds(task_set_draft(3).model_json_schema()),
+    }
     parse_tasks(first.text)
     parse_tasks(second.text)
     _assert_schema_in_system_prompt(server.bodies[1]["messages"])
 
 
-async def test_refused_json_object_falls_back_to_the_prompt_and_is_remembered() -> None:
-    server = FakeOpenAIServer(refuse_json_schema=True, refuse_json_object=True)
+async def test_a_strict_server_refusing_the_schema_extension_gets_plain_json_object() -> None:
+    server = FakeOpenAIServer(refuse_json_schema=True, refusal="openai")
     with server as base_url:
         async with provider_at(base_url) as provider:
             first = await provider.complete(tasks_request())
             second = await provider.complete(tasks_request())
 
-    modes = [body.get("response_format", {}).get("type") for body in server.bodies]
-    assert modes == ["json_schema", "json_object", None, None]
-    assert "response_format" not in server.bodies[3]
-    assert provider.output_mode == "prompt"
+    formats = [requested_format(body) for body in server.bodies]
+    assert formats == ["json_schema", "json_object_schema", "json_object", "json_object"]
+    assert server.bodies[2]["response_format"] == {"type": "json_object"}
+    assert provider.output_mode("gpt-4.1-mini") == "json_object"
     parse_tasks(first.text)
     parse_tasks(second.text)
-    _assert_schema_in_system_prompt(server.bodies[3]["messages"])
+    _assert_schema_in_system_prompt(server.bodies[2]["messages"])
+
+
+@pytest.mark.parametrize("refusal", ALL_REFUSALS)
+async def test_refused_json_object_falls_back_to_the_prompt_and_is_remembered(
+    refusal: RefusalStyle,
+) -> None:
+    server = FakeOpenAIServer(refuse_json_schema=True, refuse_json_object=True, refusal=refusal)
+    with server as base_url:
+        async with provider_at(base_url) as provider:
+            first = await provider.complete(tasks_request())
+            second = await provider.complete(tasks_request())
+
+    formats = [requested_format(body) for body in server.bodies]
+    assert formats == ["json_schema", "json_object_schema", "json_object", None, None]
+    assert "response_format" not in server.bodies[4]
+    assert provider.output_mode("gpt-4.1-mini") == "prompt"
+    parse_tasks(first.text)
+    parse_tasks(second.text)
+    _assert_schema_in_system_prompt(server.bodies[4]["messages"])
+
+
+async def test_the_working_form_is_remembered_per_model() -> None:
+    server = FakeOpenAIServer(refuse_json_schema=True, refusal="llama_cpp_python")
+    with server as base_url:
+        async with provider_at(base_url) as provider:
+            await provider.complete(tasks_request())
+            await provider.complete(tasks_request(model="gpt-4.1-nano"))
+            await provider.complete(tasks_request())
+            await provider.complete(tasks_request(model="gpt-4.1-nano"))
+
+    sent = [(body["model"], requested_format(body)) for body in server.bodies]
+    assert sent == [
+        ("gpt-4.1-mini", "json_schema"),
+        ("gpt-4.1-mini", "json_object_schema"),
+        ("gpt-4.1-nano", "json_schema"),
+        ("gpt-4.1-nano", "json_object_schema"),
+        ("gpt-4.1-mini", "json_object_schema"),
+        ("gpt-4.1-nano", "json_object_schema"),
+    ]
+    assert provider.output_mode("another-model") == "json_schema"
+
+
+def test_long_string_bounds_are_left_out_of_the_schema_extension() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string", "minLength": 3, "maxLength": 120},
+            "body": {"type": "string", "minLength": 80, "maxLength": 20_000},
+            "maxLength": {"type": "integer"},  # a property that happens to have the name
+        },
+        "$defs": {"Note": {"type": "string", "maxLength": 1500}},
+    }
+
+    relaxed = without_long_bounds(schema)
+
+    assert relaxed["properties"]["title"] == schema["properties"]["title"]
+    assert relaxed["properties"]["body"] == {"type": "string", "minLength": 80}
+    assert relaxed["properties"]["maxLength"] == {"type": "integer"}
+    assert relaxed["$defs"]["Note"] == {"type": "string"}
+    assert schema["properties"]["body"]["maxLength"] == 20_000  # the original is untouched
 
 
 def _assert_schema_in_system_prompt(messages: list[dict[str, str]]) -> None:
@@ -185,7 +262,18 @@ async def test_a_400_about_something_else_is_permanent_and_not_a_fallback() -> N
         async with provider_at(base_url) as provider:
             with pytest.raises(PermanentLLMError, match="maximum context length"):
                 await provider.complete(tasks_request())
-            assert provider.output_mode == "json_schema"
+            assert provider.output_mode("gpt-4.1-mini") == "json_schema"
+
+    assert len(server.requests) == 1
+
+
+async def test_a_500_about_something_else_is_transient_and_not_a_fallback() -> None:
+    server = FakeOpenAIServer(script=[ScriptedReply(500, message="llama_decode returned -3")])
+    with server as base_url:
+        async with provider_at(base_url) as provider:
+            with pytest.raises(TransientLLMError, match="llama_decode returned -3"):
+                await provider.complete(tasks_request())
+            assert provider.output_mode("gpt-4.1-mini") == "json_schema"
 
     assert len(server.requests) == 1
 
@@ -320,3 +408,20 @@ async def test_gateway_reasks_after_an_invalid_answer_with_feedback() -> None:
     roles = [m["role"] for m in server.bodies[1]["messages"]]
     assert roles == ["system", "user", "assistant", "user"]
     assert "did not match the required JSON schema" in server.bodies[1]["messages"][3]["content"]
+
+
+async def test_gateway_spends_no_attempt_on_a_refused_format() -> None:
+    # llama-cpp-python's server answers json_schema with a 500: once treated as transient,
+    # it cost three attempts and the unit.
+    server = FakeOpenAIServer(refuse_json_schema=True, refusal="llama_cpp_python")
+    clock, recorder = FakeClock(), CallLog()
+
+    draft = await gateway_generate(server, clock, recorder)
+
+    assert isinstance(draft, TaskSetDraft)
+    assert [r.outcome for r in recorder.records] == ["ok"]
+    assert clock.sleeps == []
+    assert [requested_format(body) for body in server.bodies] == [
+        "json_schema",
+        "json_object_schema",
+    ]

@@ -1,10 +1,14 @@
 """OpenAI and OpenAI-compatible servers (vLLM, llama.cpp, Ollama, LM Studio, ...).
 
 Structured output is asked for in the strongest form the server accepts. Servers differ:
-some refuse `json_schema`, some also `json_object`. So a refused form falls back to the
-next one (json_schema -> json_object -> schema in the prompt only), and the instance
-remembers the form that worked so later calls skip the refused ones. SDK retries are
-off: the gateway's loop is the only one.
+some refuse `json_schema`, some also `json_object`, and they refuse in different ways
+(400, 422, or a 500 wrapping a request-validation error, as llama-cpp-python's server
+does). A refusal of the format falls back, within the same attempt, to the next form:
+json_schema -> json_object with the schema (llama.cpp's extension: a grammar built from
+it) -> plain json_object -> schema in the prompt only. The provider remembers per model
+(its server is fixed) the form that worked, so later calls skip the refused ones and
+the gateway's retries are never spent on a format. SDK retries are off: the gateway's
+loop is the only one.
 """
 
 from __future__ import annotations
@@ -25,19 +29,33 @@ from courseforge.llm.errors import (
 from courseforge.llm.fake import estimate_tokens
 from courseforge.llm.port import ChatMessage, Completion, CompletionRequest
 from courseforge.llm.vendor_errors import error_detail, error_for_status, safe_schema_name
+from courseforge.logs import get_logger
 
 # The schema travels between these markers when it goes in the prompt; the fake
 # vendor servers in tests find it by them.
 SCHEMA_PROMPT_START: Final = "<json_schema>"
 SCHEMA_PROMPT_END: Final = "</json_schema>"
 
+# The longest string bound sent in json_object's `schema` (see `without_long_bounds`).
+GRAMMAR_MAX_LENGTH: Final = 1000
+
 # Placeholder for local servers that need no key: the SDK insists on some key.
 NO_KEY_NEEDED: Final = "not-needed"
 
-OutputMode = Literal["json_schema", "json_object", "prompt"]
-OUTPUT_MODES: Final[tuple[OutputMode, ...]] = ("json_schema", "json_object", "prompt")
+OutputMode = Literal["json_schema", "json_object_schema", "json_object", "prompt"]
+OUTPUT_MODES: Final[tuple[OutputMode, ...]] = (
+    "json_schema",
+    "json_object_schema",
+    "json_object",
+    "prompt",
+)
 
-# Words with which servers refuse a response_format (OpenAI, vLLM, llama.cpp, Ollama...).
+# Statuses with which servers refuse a response_format: 400 (OpenAI, vLLM), 422 (FastAPI
+# validation), 500 (llama-cpp-python's server wraps its validation error). A refusal
+# also has to name the format (below): a 500 about anything else stays transient.
+_FORMAT_REFUSAL_STATUSES: Final = frozenset({400, 422, 500})
+# Words with which servers refuse a response_format (OpenAI, vLLM, llama.cpp, Ollama...);
+# llama-cpp-python's says "Input should be 'text' or 'json_object'" at `response_format`.
 _FORMAT_REFUSAL_WORDS: Final = (
     "response_format",
     "response format",
@@ -48,6 +66,8 @@ _FORMAT_REFUSAL_WORDS: Final = (
     "grammar",
 )
 _KEY_HINT: Final = "OPENAI_API_KEY (or COURSEFORGE_LLM_API_KEY for a compatible server)"
+
+_log = get_logger(__name__)
 
 
 class OpenAIProvider:
@@ -66,28 +86,42 @@ class OpenAIProvider:
             ) from exc
         self._vendor = "OpenAI" if base_url is None else f"The server at {base_url}"
         self._timeout_s = timeout_s
-        self._first_mode = 0  # index into OUTPUT_MODES of the strongest form not refused
+        # Per model, the index into OUTPUT_MODES of the strongest form not refused: one
+        # server may serve models that differ in what they accept (OpenRouter, Ollama).
+        self._first_mode: dict[str, int] = {}
 
-    @property
-    def output_mode(self) -> OutputMode:
-        """The form the next call starts with (the strongest one this server has not refused)."""
-        return OUTPUT_MODES[self._first_mode]
+    def output_mode(self, model: str) -> OutputMode:
+        """The form the next call for `model` starts with (the strongest not refused)."""
+        return OUTPUT_MODES[self._first_mode.get(model, 0)]
 
     async def complete(self, request: CompletionRequest) -> Completion:
-        for index in range(self._first_mode, len(OUTPUT_MODES)):
+        for index in range(self._first_mode.get(request.model, 0), len(OUTPUT_MODES)):
             mode = OUTPUT_MODES[index]
             try:
                 response = await self._create(request, mode)
             except openai.APIStatusError as exc:
                 if mode != "prompt" and _refuses_format(exc):
-                    # Never move back up: a concurrent call may already have gone further.
-                    self._first_mode = max(self._first_mode, index + 1)
+                    self._fall_back(request.model, index, exc)
                     continue
                 raise self._llm_error(exc) from exc
             except openai.OpenAIError as exc:
                 raise self._llm_error(exc) from exc
             return _completion(request, response)
         raise AssertionError("unreachable: the prompt form is never skipped")
+
+    def _fall_back(self, model: str, index: int, exc: openai.APIStatusError) -> None:
+        # Never move back up: a concurrent call may already have gone further.
+        remembered = max(self._first_mode.get(model, 0), index + 1)
+        if remembered != self._first_mode.get(model):
+            _log.warning(
+                "llm_output_mode_fallback",
+                server=str(self._client.base_url),
+                model=model,
+                refused=OUTPUT_MODES[index],
+                now=OUTPUT_MODES[remembered],
+                status=exc.status_code,
+            )
+        self._first_mode[model] = remembered
 
     async def _create(self, request: CompletionRequest, mode: OutputMode) -> ChatCompletion:
         messages = request.messages
@@ -101,6 +135,8 @@ class OpenAIProvider:
             max_tokens=request.max_tokens,
             temperature=request.temperature,
             response_format=response_format if response_format is not None else openai.omit,
+            # The SDK's types know no `schema` in json_object: it travels as an extra.
+            extra_body=_schema_extension(request, mode),
         )
 
     def _llm_error(self, exc: openai.OpenAIError) -> LLMError:
@@ -157,9 +193,36 @@ def _response_format(request: CompletionRequest, mode: OutputMode) -> ResponseFo
     return None
 
 
+def _schema_extension(request: CompletionRequest, mode: OutputMode) -> dict[str, Any] | None:
+    """json_object with a `schema`: llama.cpp's servers (and Together, Anyscale) build a
+    grammar from it, so a server without json_schema still keeps the answer to its shape."""
+    if mode != "json_object_schema":
+        return None
+    schema = without_long_bounds(request.json_schema)
+    return {"response_format": {"type": "json_object", "schema": schema}}
+
+
+def without_long_bounds(schema: Any) -> Any:
+    """A copy of `schema` without string `maxLength`s over GRAMMAR_MAX_LENGTH.
+
+    llama-cpp-python spells a maxLength out as one nested grammar rule per character; past
+    about a thousand the grammar no longer parses, and its server dies of it. The answer is
+    validated against the full schema anyway, so a long bound is left to validation.
+    """
+    if isinstance(schema, list):
+        return [without_long_bounds(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    relaxed = {key: without_long_bounds(value) for key, value in schema.items()}
+    bound = relaxed.get("maxLength")
+    if isinstance(bound, int) and bound > GRAMMAR_MAX_LENGTH:
+        del relaxed["maxLength"]
+    return relaxed
+
+
 def _refuses_format(exc: openai.APIStatusError) -> bool:
     """Did the server refuse the response_format itself (not the request as a whole)?"""
-    if exc.status_code not in (400, 422):
+    if exc.status_code not in _FORMAT_REFUSAL_STATUSES:
         return False
     if exc.param == "response_format":
         return True

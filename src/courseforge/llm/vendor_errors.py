@@ -20,6 +20,13 @@ _NAME_MAX = 64
 # a conflict (the vendors' own SDKs retry these two as well).
 _RETRYABLE_4XX = frozenset({408, 409})
 
+# A spent budget comes back as 429 (OpenAI's `insufficient_quota`) or 402/400 (credits):
+# unlike a rate limit, waiting does not lift it, so it is permanent.
+_BUDGET_SPENT = re.compile(
+    r"insufficient_quota|exceeded your current quota|billing|credit balance|out of credits",
+    re.IGNORECASE,
+)
+
 
 def safe_schema_name(name: str) -> str:
     """`Quiz_4_3` passes unchanged; other names are made to fit `^[a-zA-Z0-9_-]{1,64}$`."""
@@ -61,7 +68,8 @@ def _seconds_until(http_date: str, now: datetime) -> float | None:
 
 
 def error_detail(body: object, fallback: str) -> str:
-    """The server's own words: `error.message` (Anthropic), `message` (OpenAI), else `fallback`."""
+    """The server's own words: `error.message` (Anthropic), `message` (OpenAI), FastAPI's
+    `detail` (a compatible server's 422: each error's location and message), else `fallback`."""
     if isinstance(body, Mapping):
         inner = body.get("error")
         if isinstance(inner, Mapping):
@@ -69,16 +77,35 @@ def error_detail(body: object, fallback: str) -> str:
         message = body.get("message")
         if isinstance(message, str) and message.strip():
             return message.strip()
+        detail = body.get("detail")
+        if isinstance(detail, list) and detail:
+            return "; ".join(_validation_error(error) for error in detail)
+        if isinstance(detail, str) and detail.strip():
+            return detail.strip()
     return fallback
+
+
+def _validation_error(error: object) -> str:
+    """`body.response_format.type: Input should be 'text' or 'json_object'`."""
+    if not isinstance(error, Mapping):
+        return str(error)
+    location = ".".join(str(part) for part in error.get("loc") or ())
+    return f"{location}: {error.get('msg', '')}" if location else str(error.get("msg", ""))
 
 
 def error_for_status(
     vendor: str, status: int, detail: str, headers: Mapping[str, str], key_hint: str
 ) -> LLMError:
-    """Transient for 408/409/429/5xx (with the server's Retry-After), permanent for the rest.
+    """Transient for 408/409/429/5xx (with the server's Retry-After), permanent for the rest
+    and for a spent budget or quota, whatever its status.
 
     Permanent messages say what to check, since a person has to fix them.
     """
+    if _BUDGET_SPENT.search(detail):
+        return PermanentLLMError(
+            f"{vendor} says the account's budget or quota is spent ({status}): {detail}. "
+            "Check the plan and billing of the key in use."
+        )
     if status == 429:
         return TransientLLMError(
             f"{vendor} rate limit (429): {detail}", retry_after_seconds(headers)
