@@ -70,10 +70,16 @@ def _valid(
     type_: Any, parts: st.SearchStrategy[str], max_size: int, padding: str = ""
 ) -> st.SearchStrategy[str]:
     adapter: TypeAdapter[str] = TypeAdapter(type_)
+
+    def fitting(text: str) -> str | None:
+        # As it is if it fits (payloads at the start of a line), else after words that meet
+        # every type's minimum length and need for a letter.
+        return _fitting(adapter, text[:max_size] + padding) or _fitting(
+            adapter, f"Text about {text}"[:max_size] + padding
+        )
+
     texts = st.lists(parts, min_size=1, max_size=4).map(" ".join)
-    # The prefix meets every type's minimum length and need for a word.
-    fitting = texts.map(lambda t: _fitting(adapter, f"Text about {t}"[:max_size] + padding))
-    return fitting.filter(lambda t: t is not None)  # type: ignore[return-value]
+    return texts.map(fitting).filter(lambda t: t is not None)  # type: ignore[return-value]
 
 
 def one_line(type_: Any = Phrase, max_size: int = 100) -> st.SearchStrategy[str]:
