@@ -1,9 +1,15 @@
-"""The composition root: the one place that wires settings to concrete parts."""
+"""The composition root: the one place that wires settings to concrete parts.
+
+`open_runtime` opens everything a run needs: the database side (stores, queue, the
+API's read models, the LISTEN readers) and the LLM (provider, gateway, pipeline,
+workers). `open_database_runtime` opens the database side alone, for commands that
+call no model (`jobs`, `users`): they need no key, no model file, no provider.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,12 +25,21 @@ from courseforge.pipeline.runner import CoursePipeline
 from courseforge.queue.job_queue import JobQueue, QueuePolicy
 from courseforge.queue.queries import RunningCaps
 from courseforge.queue.quotas import CreationQuotas
-from courseforge.queue.wakeup import listen_for_jobs
+from courseforge.queue.wakeup import EVENTS_CHANNEL, listen_channel, listen_for_jobs
 from courseforge.settings import Settings
 from courseforge.store.accounts import AccountStore
+from courseforge.store.course_listing import CourseListing
 from courseforge.store.database import Database, is_sqlite
+from courseforge.store.idempotency import IdempotencyStore
+from courseforge.store.job_listing import JobListing
 from courseforge.store.job_store import JobStore
+from courseforge.store.outages import BackoffPolicy
+from courseforge.store.stats import JobStatistics
 from courseforge.worker.worker import Worker, WorkerConfig, new_worker_id
+
+ETA_HISTORY_TTL_S = 10.0  # how stale the history behind an ETA may be
+# Runs until the event is set: a LISTEN reader.
+Listener = Callable[[asyncio.Event], Coroutine[object, object, None]]
 
 
 class _Unbound:
@@ -34,16 +49,53 @@ class _Unbound:
         raise RuntimeError(f"LLM call outside a job: {record.unit}")
 
 
+@dataclass(frozen=True)
+class ReadModels:
+    """What the API reads (and remembers) on a user's behalf, beside the job store."""
+
+    jobs: JobListing
+    courses: CourseListing
+    idempotency: IdempotencyStore
+    stats: JobStatistics
+
+
 @dataclass
-class Runtime:
+class DatabaseRuntime:
     settings: Settings
-    choice: ProviderChoice
     database: Database
     store: JobStore
     accounts: AccountStore
     queue: JobQueue
-    llm: LLMGateway
+    reads: ReadModels
     clock: Clock
+
+    @property
+    def backoff(self) -> BackoffPolicy:
+        """How every loop of this process waits while the database is out of reach."""
+        return BackoffPolicy(max_s=self.settings.db_retry_max_s)
+
+    def event_listener(
+        self, on_job: Callable[[str], None], on_reconnect: Callable[[], None]
+    ) -> Listener | None:
+        """Hands `on_job` the id of each job with new events, from any host's workers
+        (PostgreSQL NOTIFY), until stopped; `on_reconnect` after a gap in which some may
+        have been missed. None on SQLite, which has no NOTIFY."""
+        url, backoff = self.settings.database_url, self.backoff
+        if is_sqlite(url):
+            return None
+
+        async def listen(stop: asyncio.Event) -> None:
+            await listen_channel(
+                url, EVENTS_CHANNEL, on_job, stop, on_reconnect=on_reconnect, backoff=backoff
+            )
+
+        return listen
+
+
+@dataclass
+class Runtime(DatabaseRuntime):
+    choice: ProviderChoice
+    llm: LLMGateway
 
     def pipeline(self, events: EventSink, holder: str | None = None) -> CoursePipeline:
         return CoursePipeline(self.store, self.llm, events, self.clock, holder)
@@ -56,23 +108,34 @@ class Runtime:
         async def run_job(job_id: str) -> str | None:
             return await self.pipeline(sink, holder=worker_id).run(job_id)
 
-        config = WorkerConfig(
-            concurrency=concurrency or self.settings.worker_concurrency,
-            poll_interval_s=self.settings.poll_interval_s,
-            maintenance_interval_s=self.settings.maintenance_interval_s,
-            retention=timedelta(hours=self.settings.retention_hours),
-            shutdown_grace_s=self.settings.shutdown_grace_s,
-        )
+        config = worker_config(self.settings, self.backoff, concurrency)
         listen = None
         if not is_sqlite(self.settings.database_url):
-            url = self.settings.database_url
+            url, backoff = self.settings.database_url, self.backoff
 
             async def listen(wake: Callable[[], None], stop: asyncio.Event) -> None:
-                await listen_for_jobs(url, wake, stop)
+                await listen_for_jobs(url, wake, stop, backoff=backoff)
 
         worker = Worker(self.queue, self.store, run_job, config, worker_id, listen=listen)
         self.queue.wake_on_new_work(worker.wake)
         return worker
+
+
+def worker_config(
+    settings: Settings, backoff: BackoffPolicy, concurrency: int | None = None
+) -> WorkerConfig:
+    poll_s = settings.poll_interval_s
+    return WorkerConfig(
+        concurrency=concurrency or settings.worker_concurrency,
+        poll_interval_s=poll_s,
+        maintenance_interval_s=settings.maintenance_interval_s,
+        retention=timedelta(hours=settings.retention_hours),
+        shutdown_grace_s=settings.shutdown_grace_s,
+        backoff=backoff,
+        # A claim loop that has not gone round for a lease length (and for two polls
+        # or backoffs) is stuck: it would have noticed a lost lease by then.
+        stall_s=max(settings.lease_s, 2 * (poll_s + backoff.max_s)),
+    )
 
 
 def make_gateway(
@@ -116,34 +179,67 @@ def creation_quotas(settings: Settings) -> CreationQuotas:
 
 
 @asynccontextmanager
-async def open_runtime(
-    settings: Settings, *, provider: LLMProvider | None = None, clock: Clock | None = None
-) -> AsyncIterator[Runtime]:
-    """Everything a run needs; `provider` replaces the configured one (tests, benchmarks)."""
+async def open_database_runtime(
+    settings: Settings, *, clock: Clock | None = None
+) -> AsyncIterator[DatabaseRuntime]:
+    """The database side alone: for commands that call no model."""
     clock = clock or SystemClock()
-    choice = choose_provider(settings)
-    provider = provider or build_provider(choice, settings)
     database = Database(settings.database_url, pool_size=settings.db_pool_size)
     try:
-        gateway = make_gateway(provider, choice, settings, clock)
-        store = JobStore(database, clock)
-        policy = QueuePolicy(
-            lease_s=settings.lease_s,
-            max_attempts=settings.job_max_attempts,
-            backoff_initial_s=settings.retry_backoff_s,
-        )
-        yield Runtime(
-            settings,
-            choice,
-            database,
-            store,
-            AccountStore(database, clock),
-            JobQueue(
-                database, store, clock, policy, running_caps(settings), creation_quotas(settings)
-            ),
-            gateway,
-            clock,
-        )
+        yield _database_runtime(settings, database, clock)
+    finally:
+        await database.dispose()
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    provider: LLMProvider | None = None,
+    clock: Clock | None = None,
+    choice: ProviderChoice | None = None,
+) -> AsyncIterator[Runtime]:
+    """Everything a run needs. `choice`: the provider the caller already chose (and
+    announced); `provider` replaces the configured one (tests, benchmarks)."""
+    choice = choice or choose_provider(settings)
+    provider = provider or build_provider(choice, settings)
+    try:
+        async with open_database_runtime(settings, clock=clock) as base:
+            gateway = make_gateway(provider, choice, settings, base.clock)
+            yield Runtime(
+                base.settings,
+                base.database,
+                base.store,
+                base.accounts,
+                base.queue,
+                base.reads,
+                base.clock,
+                choice,
+                gateway,
+            )
     finally:
         await provider.aclose()
-        await database.dispose()
+
+
+def _database_runtime(settings: Settings, database: Database, clock: Clock) -> DatabaseRuntime:
+    store = JobStore(database, clock)
+    policy = QueuePolicy(
+        lease_s=settings.lease_s,
+        max_attempts=settings.job_max_attempts,
+        backoff_initial_s=settings.retry_backoff_s,
+    )
+    reads = ReadModels(
+        jobs=JobListing(database, history_ttl_s=ETA_HISTORY_TTL_S),
+        courses=CourseListing(database, clock),
+        idempotency=IdempotencyStore(database, clock),
+        stats=JobStatistics(database),
+    )
+    return DatabaseRuntime(
+        settings,
+        database,
+        store,
+        AccountStore(database, clock),
+        JobQueue(database, store, clock, policy, running_caps(settings), creation_quotas(settings)),
+        reads,
+        clock,
+    )

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     retry_backoff_s: float = Field(
         default=2.0, gt=0, description="first wait before a lost job returns"
     )
+    db_retry_max_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="longest wait between a loop's tries while the database is unreachable",
+    )
     job_max_attempts: int = Field(default=3, ge=1, le=20, description="claims before a job fails")
     max_running_student: int = Field(default=1, ge=0, description="running jobs per student")
     max_running_teacher: int = Field(default=3, ge=0, description="running jobs per teacher")

@@ -26,19 +26,12 @@ from courseforge.api.metrics import ApiMetrics, LatencyMiddleware
 from courseforge.api.routes import courses, events, jobs, operations, outlines
 from courseforge.clock import Clock
 from courseforge.llm.port import LLMProvider
-from courseforge.logs import configure_logging, get_logger
-from courseforge.queue.wakeup import EVENTS_CHANNEL, listen_channel
+from courseforge.logs import configure_logging
 from courseforge.runtime import Runtime, open_runtime
 from courseforge.settings import Settings
-from courseforge.store.course_listing import CourseListing
-from courseforge.store.database import is_sqlite
-from courseforge.store.idempotency import IdempotencyStore
-from courseforge.store.job_listing import JobListing
-from courseforge.store.stats import JobStatistics
+from courseforge.store.outages import Backoff
 
 HOUSEKEEPING_INTERVAL_S = 300.0
-ETA_HISTORY_TTL_S = 10.0  # how stale the history behind an ETA may be
-_log = get_logger(__name__)
 
 
 def create_app(
@@ -53,10 +46,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_runtime(settings, provider=provider, clock=clock) as runtime:
-            context = _context(runtime)
+            context = _context(runtime, with_worker)
             app.state.context = context
             stop = asyncio.Event()
-            tasks = [asyncio.create_task(work) for work in _background(context, stop, with_worker)]
+            tasks = [asyncio.create_task(work) for work in _background(context, stop)]
             try:
                 yield
             finally:
@@ -87,38 +80,33 @@ def app_from_environment() -> FastAPI:
     return create_app(settings, with_worker=not settings.api_only)
 
 
-def _context(runtime: Runtime) -> ApiContext:
-    broker = EventBroker(runtime.database, sweep_interval_s=runtime.settings.event_sweep_s)
+def _context(runtime: Runtime, with_worker: bool) -> ApiContext:
+    """The runtime's parts, and the API's own: the event broker, its metrics, and the
+    in-process worker (its events reach the broker at once)."""
+    broker = EventBroker(
+        runtime.database, sweep_interval_s=runtime.settings.event_sweep_s, backoff=runtime.backoff
+    )
+    reads = runtime.reads
     return ApiContext(
         runtime=runtime,
         broker=broker,
-        jobs=JobListing(runtime.database, history_ttl_s=ETA_HISTORY_TTL_S),
-        courses=CourseListing(runtime.database, runtime.clock),
-        idempotency=IdempotencyStore(runtime.database, runtime.clock),
-        stats=JobStatistics(runtime.database),
+        jobs=reads.jobs,
+        courses=reads.courses,
+        idempotency=reads.idempotency,
+        stats=reads.stats,
         metrics=ApiMetrics(lambda: broker.connections),
+        worker=runtime.worker(BrokerSink(broker)) if with_worker else None,
     )
 
 
-def _background(
-    context: ApiContext, stop: asyncio.Event, with_worker: bool
-) -> list[Coroutine[Any, Any, None]]:
+def _background(context: ApiContext, stop: asyncio.Event) -> list[Coroutine[Any, Any, None]]:
     broker, runtime = context.broker, context.runtime
-    work = [broker.run(stop)]
-    url = runtime.settings.database_url
-    if not is_sqlite(url):
-        work.append(
-            listen_channel(
-                url,
-                EVENTS_CHANNEL,
-                broker.job_changed,
-                stop,
-                on_reconnect=broker.everything_changed,
-            )
-        )
-    if with_worker:
-        work.append(runtime.worker(BrokerSink(broker)).run(stop))
-    work.append(_housekeeping(context, stop))
+    work = [broker.run(stop), _housekeeping(context, stop)]
+    listen = runtime.event_listener(broker.job_changed, on_reconnect=broker.everything_changed)
+    if listen is not None:
+        work.append(listen(stop))
+    if context.worker is not None:
+        work.append(context.worker.run(stop))
     return work
 
 
@@ -126,12 +114,14 @@ async def _housekeeping(context: ApiContext, stop: asyncio.Event) -> None:
     """Forgets what only the API writes once it is of no use: used-up stream tickets, and
     idempotency records older than the retention period."""
     retention = timedelta(hours=context.runtime.settings.retention_hours)
+    retries = Backoff("housekeeping", context.runtime.backoff)
     while True:
         try:
             await context.runtime.accounts.purge_expired_tickets()
             await context.idempotency.purge_older_than(retention)
+            retries.succeeded()
         except Exception as error:  # the next round tries again
-            _log.warning("housekeeping_failed", error=str(error))
+            retries.failed(error)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=HOUSEKEEPING_INTERVAL_S)
             return

@@ -17,11 +17,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from courseforge.domain.events import JobEvent
-from courseforge.logs import get_logger
 from courseforge.store.database import Database
 from courseforge.store.event_feed import events_after
+from courseforge.store.outages import Backoff, BackoffPolicy
 
-_log = get_logger(__name__)
 NumberedEvent = tuple[int, JobEvent]
 
 
@@ -32,9 +31,16 @@ class Subscription:
 
 
 class EventBroker:
-    def __init__(self, database: Database, *, sweep_interval_s: float) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        sweep_interval_s: float,
+        backoff: BackoffPolicy | None = None,
+    ) -> None:
         self._database = database
         self._sweep_interval_s = sweep_interval_s
+        self._retries = Backoff("event_broker", backoff or BackoffPolicy())
         self._subscribers: dict[str, set[Subscription]] = {}
         self._last_seen: dict[str, int] = {}  # per watched job: the newest id fanned out
         self._dirty: set[str] = set()
@@ -97,15 +103,17 @@ class EventBroker:
         self._news.clear()
 
     async def _fan_out_safely(self, stopping: asyncio.Task[bool]) -> None:
-        try:
-            await self._fan_out()
-        except Exception as error:  # a database hiccup must not end every stream
-            _log.warning("event_fetch_failed", error=str(error))
-            await asyncio.wait({stopping}, timeout=min(1.0, self._sweep_interval_s))
-
-    async def _fan_out(self) -> None:
         watched = {job: self._last_seen[job] for job in self._dirty if job in self._last_seen}
         self._dirty.clear()
+        try:
+            await self._fan_out(watched)
+        except Exception as error:  # the database is away: no stream ends, they wait
+            self._dirty.update(watched)  # fetched again on the next try
+            await asyncio.wait({stopping}, timeout=self._retries.failed(error))
+            return
+        self._retries.succeeded()
+
+    async def _fan_out(self, watched: dict[str, int]) -> None:
         for event_id, event in await events_after(self._database, watched):
             job = event.job_id
             if job not in self._last_seen or event_id <= self._last_seen[job]:

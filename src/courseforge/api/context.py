@@ -17,6 +17,7 @@ from courseforge.store.course_listing import CourseListing
 from courseforge.store.idempotency import IdempotencyStore
 from courseforge.store.job_listing import JobListing
 from courseforge.store.stats import JobStatistics
+from courseforge.worker.worker import Worker
 
 
 @dataclass
@@ -28,6 +29,7 @@ class ApiContext:
     idempotency: IdempotencyStore
     stats: JobStatistics
     metrics: ApiMetrics
+    worker: Worker | None = None  # the in-process worker; none in an API-only replica
 
 
 async def get_context(request: Request) -> ApiContext:  # async: no thread-pool hop

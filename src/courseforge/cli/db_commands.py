@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from courseforge.cli.common import DATABASE_URL, migrate
 from courseforge.settings import Settings
-from courseforge.store.database import upgrade_database
 
 app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
 
 @app.command("upgrade")
-def upgrade(
-    database_url: str | None = typer.Option(
-        None, "--database-url", help="Overrides COURSEFORGE_DATABASE_URL."
-    ),
-) -> None:
+def upgrade(database_url: str | None = DATABASE_URL) -> None:
     """Apply every pending migration (safe to run repeatedly)."""
     url = database_url or Settings().database_url
-    upgrade_database(url)
+    migrate(url)
     typer.echo(f"Database at {url} is up to date.")

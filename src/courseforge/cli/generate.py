@@ -12,16 +12,16 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from courseforge.cli.common import DATABASE_URL, migrate
 from courseforge.domain.course import Level
 from courseforge.domain.outline import CourseRequest
 from courseforge.export.files import write_course_files
 from courseforge.llm.errors import ProviderUnavailableError
-from courseforge.llm.registry import choose_provider
+from courseforge.llm.registry import ProviderChoice, choose_provider
 from courseforge.logs import configure_logging
 from courseforge.pipeline.events import FanOut
 from courseforge.runtime import Runtime, open_runtime
 from courseforge.settings import ProviderName, Settings
-from courseforge.store.database import upgrade_database
 from courseforge.store.job_store import JobNotFoundError
 
 # A course the bundled 135M model finishes in a few minutes on two cores.
@@ -58,7 +58,7 @@ def generate(
     model_simple: str | None = typer.Option(None, help="Model for summaries and metadata."),
     out: Path | None = typer.Option(None, help="Folder for course.json and course.md."),
     resume: str | None = typer.Option(None, help="Continue an interrupted or failed job."),
-    database_url: str | None = typer.Option(None, help="Overrides COURSEFORGE_DATABASE_URL."),
+    database_url: str | None = DATABASE_URL,
     publish: bool = typer.Option(
         False, "--publish", help="Publish the course as soon as it is generated."
     ),
@@ -99,11 +99,13 @@ def generate(
     console.print(choice.announcement())
     if choice.notice:
         console.print(f"[yellow]{choice.notice}[/yellow]")
-    upgrade_database(settings.database_url)
+    migrate(settings.database_url)
     run = _Run(job_id=resume)
     started = time.perf_counter()
     try:
-        asyncio.run(_generate(settings, request, run, out, console, started, detach, publish))
+        asyncio.run(
+            _generate(settings, choice, request, run, out, console, started, detach, publish)
+        )
     except KeyboardInterrupt:
         console.print(
             f"\n[yellow]Interrupted.[/yellow] Finished units are saved; continue with: "
@@ -114,6 +116,7 @@ def generate(
 
 async def _generate(
     settings: Settings,
+    choice: ProviderChoice,
     request: CourseRequest | None,
     run: _Run,
     out: Path | None,
@@ -123,7 +126,7 @@ async def _generate(
     publish: bool,
 ) -> None:
     try:
-        async with open_runtime(settings) as runtime:
+        async with open_runtime(settings, choice=choice) as runtime:  # chosen once, above
             run.job_id = await _queue_job(runtime, request, run.job_id, console, publish)
             console.print(f"Job {run.job_id}")
             if detach:

@@ -17,11 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from courseforge.cli.common import prepared_settings, print_json
+from courseforge.cli.common import DATABASE_URL, prepared_settings, print_json
 from courseforge.clock import SystemClock
-from courseforge.llm.port import Completion, CompletionRequest
-from courseforge.runtime import Runtime, open_runtime
-from courseforge.store.job_listing import JobListing, JobSnapshot, LogLine, StatusFilter
+from courseforge.runtime import DatabaseRuntime, open_database_runtime
+from courseforge.store.job_listing import JobSnapshot, LogLine, StatusFilter
 from courseforge.store.job_store import JobNotFoundError, JobRecord
 
 EXIT_FAILED = 1
@@ -33,7 +32,6 @@ app = typer.Typer(help="List, inspect, cancel and retry queued jobs.", no_args_i
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(highlight=False, soft_wrap=True, stderr=True)
 
-DATABASE_URL = typer.Option(None, "--database-url", help="Overrides COURSEFORGE_DATABASE_URL.")
 AS_JSON = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
 JOB_ID = typer.Argument(..., help="The job's id.")
 LEVEL_STYLES = {"info": "", "success": "green", "warning": "yellow", "error": "red"}
@@ -51,7 +49,7 @@ def list_jobs(
     """The newest jobs first."""
     page = _with_runtime(
         database_url,
-        lambda rt: JobListing(rt.database).list_jobs(None, status=status, limit=limit),
+        lambda rt: rt.reads.jobs.list_jobs(None, status=status, limit=limit),
     )
     jobs = page.items
     if as_json:
@@ -67,7 +65,7 @@ def show(
     job_id: str = JOB_ID, as_json: bool = AS_JSON, database_url: str | None = DATABASE_URL
 ) -> None:
     """One job's status, progress, timing, usage and outcome."""
-    snapshot = _with_runtime(database_url, lambda rt: JobListing(rt.database).snapshot(job_id))
+    snapshot = _with_runtime(database_url, lambda rt: rt.reads.jobs.snapshot(job_id))
     if as_json:
         print_json(_snapshot_json(snapshot))
         return
@@ -107,7 +105,7 @@ def logs(
     job_id: str = JOB_ID, as_json: bool = AS_JSON, database_url: str | None = DATABASE_URL
 ) -> None:
     """The job's log lines and how it ended, oldest first."""
-    lines = _with_runtime(database_url, lambda rt: JobListing(rt.database).logs(job_id))
+    lines = _with_runtime(database_url, lambda rt: rt.reads.jobs.logs(job_id))
     if as_json:
         print_json([_log_json(line) for line in lines])
         return
@@ -119,29 +117,18 @@ def logs(
         console.print(f"{_when(line.at)}  {level}  {escape(line.message)}")
 
 
-class _NoModel:
-    """Stands in for the LLM: these commands call none, so they need no key or model."""
-
-    name = "none"
-
-    async def complete(self, request: CompletionRequest) -> Completion:
-        raise RuntimeError("`courseforge jobs` makes no LLM calls")
-
-    async def aclose(self) -> None:
-        return None
-
-
-async def _retry(runtime: Runtime, job_id: str) -> tuple[bool, JobSnapshot]:
+async def _retry(runtime: DatabaseRuntime, job_id: str) -> tuple[bool, JobSnapshot]:
     """Retries, and reads the job after: what the message says either way (and: it exists)."""
     queued = await runtime.queue.retry(job_id)
-    return queued, await JobListing(runtime.database).snapshot(job_id)
+    return queued, await runtime.reads.jobs.snapshot(job_id)
 
 
-def _with_runtime(database_url: str | None, action: Callable[[Runtime], Awaitable[T]]) -> T:
+def _with_runtime(database_url: str | None, action: Callable[[DatabaseRuntime], Awaitable[T]]) -> T:
+    """These commands call no model: the runtime opens without one (no key needed)."""
     settings = prepared_settings(database_url)
 
     async def run() -> T:
-        async with open_runtime(settings, provider=_NoModel()) as runtime:
+        async with open_database_runtime(settings) as runtime:
             return await action(runtime)
 
     try:

@@ -8,8 +8,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from courseforge.settings import Settings
-from courseforge.store.database import upgrade_database
+from courseforge.cli.common import DATABASE_URL, prepared_settings
 
 APP_FACTORY = "courseforge.api.app:app_from_environment"
 
@@ -21,9 +20,7 @@ def serve(
     no_worker: bool = typer.Option(
         False, "--no-worker", help="Run no jobs here: an API-only replica beside `worker`s."
     ),
-    database_url: str | None = typer.Option(
-        None, "--database-url", help="Overrides COURSEFORGE_DATABASE_URL."
-    ),
+    database_url: str | None = DATABASE_URL,
 ) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and, unless --no-worker, run queued jobs."""
     # The settings travel to uvicorn's worker processes through the environment.
@@ -31,8 +28,7 @@ def serve(
         os.environ["COURSEFORGE_DATABASE_URL"] = database_url
     if no_worker:
         os.environ["COURSEFORGE_API_ONLY"] = "true"
-    settings = Settings()
-    upgrade_database(settings.database_url)
+    settings = prepared_settings(None)
     Console(highlight=False).print(
         f"courseforge API on http://{host}:{port} (docs at /docs); "
         + ("no worker here." if settings.api_only else "running jobs in this process too.")

@@ -16,15 +16,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from courseforge.cli.common import prepared_settings, print_json
+from courseforge.cli.common import DATABASE_URL, prepared_settings, print_json
 from courseforge.domain.accounts import Role
+from courseforge.runtime import open_database_runtime
 from courseforge.store.accounts import (
     AccountStore,
     UserExistsError,
     UserNotFoundError,
     UserSummary,
 )
-from courseforge.store.database import Database
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 T = TypeVar("T")
@@ -33,7 +33,6 @@ app = typer.Typer(help="Create API users, issue and revoke their tokens.", no_ar
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(highlight=False, soft_wrap=True, stderr=True)
 
-DATABASE_URL = typer.Option(None, "--database-url", help="Overrides COURSEFORGE_DATABASE_URL.")
 AS_JSON = typer.Option(False, "--json", help="Machine-readable JSON on stdout.")
 NAME_LENGTH = 120  # users.name, organizations.name and api_tokens.name
 
@@ -122,11 +121,8 @@ def _with_accounts(database_url: str | None, action: Callable[[AccountStore], Aw
     settings = prepared_settings(database_url)
 
     async def run() -> T:
-        database = Database(settings.database_url)
-        try:
-            return await action(AccountStore(database))
-        finally:
-            await database.dispose()
+        async with open_database_runtime(settings) as runtime:
+            return await action(runtime.accounts)
 
     try:
         return asyncio.run(run())

@@ -18,12 +18,12 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
-from courseforge.cli.common import prepared_settings
+from courseforge.cli.common import DATABASE_URL, EXIT_FAILED, prepared_settings
 from courseforge.llm.errors import ProviderUnavailableError
 from courseforge.runtime import open_runtime
 from courseforge.settings import Settings
 
-EXIT_FAILED, EXIT_INTERRUPTED = 1, 130
+EXIT_INTERRUPTED = 130
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -31,9 +31,7 @@ def worker(
     concurrency: int | None = typer.Option(
         None, min=1, max=256, help="Jobs run at once (default: COURSEFORGE_WORKER_CONCURRENCY)."
     ),
-    database_url: str | None = typer.Option(
-        None, "--database-url", help="Overrides COURSEFORGE_DATABASE_URL."
-    ),
+    database_url: str | None = DATABASE_URL,
 ) -> None:
     """Run queued jobs until SIGTERM or Ctrl-C (for scale-out: start one per host or core)."""
     console = Console(highlight=False)

@@ -15,12 +15,11 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.engine import make_url
 
-from courseforge.logs import get_logger
+from courseforge.store.outages import Backoff, BackoffPolicy
 
 CHANNEL = "courseforge_jobs"
 EVENTS_CHANNEL = "courseforge_events"  # payload: a job id (sent by a trigger on job_events)
-RECONNECT_DELAY_S = 1.0
-_log = get_logger(__name__)
+CONNECT_TIMEOUT_S = 10  # a host that swallows packets is an outage too, not a hang
 
 
 def conninfo(database_url: str) -> str:
@@ -29,9 +28,17 @@ def conninfo(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-async def listen_for_jobs(database_url: str, wake: Callable[[], None], stop: asyncio.Event) -> None:
+async def listen_for_jobs(
+    database_url: str,
+    wake: Callable[[], None],
+    stop: asyncio.Event,
+    *,
+    backoff: BackoffPolicy | None = None,
+) -> None:
     """Calls `wake` on every notification until `stop`; reconnects if the server goes away."""
-    await listen_channel(database_url, CHANNEL, lambda _payload: wake(), stop, on_reconnect=wake)
+    await listen_channel(
+        database_url, CHANNEL, lambda _payload: wake(), stop, on_reconnect=wake, backoff=backoff
+    )
 
 
 async def listen_channel(
@@ -41,29 +48,43 @@ async def listen_channel(
     stop: asyncio.Event,
     *,
     on_reconnect: Callable[[], None],
+    backoff: BackoffPolicy | None = None,
 ) -> None:
     """Calls `on_payload` with each notification's payload on `channel` until `stop`.
 
-    If the connection drops it reconnects, and calls `on_reconnect` because whatever
-    was sent meanwhile is lost.
+    If the connection drops (or cannot be made) it tries again with backoff for as long
+    as it takes; once listening again it calls `on_reconnect`, because whatever was sent
+    in between is lost.
     """
+    retries = Backoff(f"listen:{channel}", backoff or BackoffPolicy())
+    lost = False
+
+    def listening() -> None:
+        retries.succeeded()
+        if lost:
+            on_reconnect()
+
     while not stop.is_set():
         try:
-            await _listen_once(database_url, channel, on_payload, stop)
-        except (psycopg.Error, OSError) as error:
-            _log.warning("listener_lost", channel=channel, error=str(error))
-            on_reconnect()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=RECONNECT_DELAY_S)
+            await _listen_once(database_url, channel, on_payload, stop, listening)
+        except Exception as error:  # the server went away (or never answered): again
+            lost = True
+            if await retries.wait_after(error, stop):
+                return
 
 
 async def _listen_once(
-    database_url: str, channel: str, on_payload: Callable[[str], None], stop: asyncio.Event
+    database_url: str,
+    channel: str,
+    on_payload: Callable[[str], None],
+    stop: asyncio.Event,
+    listening: Callable[[], None],
 ) -> None:
     async with await psycopg.AsyncConnection.connect(
-        conninfo(database_url), autocommit=True
+        conninfo(database_url), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
     ) as conn:
         await conn.execute(f"LISTEN {channel}")
+        listening()
         # One long-lived reader: notifications that arrive together are all handed on
         # (a reader per notification would drop the rest of a packet).
         reading = asyncio.create_task(_read_notifications(conn, on_payload))

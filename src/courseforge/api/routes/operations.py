@@ -22,11 +22,14 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses=responses(503))
 async def readyz(context: Context) -> Health:
-    """The database answers and its schema is at this code's newest migration."""
+    """The database answers, its schema is at this code's newest migration, and the
+    in-process worker's loops turn (an API-only replica has none)."""
     try:
         revision = await current_revision(context.runtime.database)
     except Exception as error:  # any driver error means: not ready
         raise ApiError(503, f"the database is unreachable: {type(error).__name__}") from None
+    if context.worker is not None and not context.worker.alive():
+        raise ApiError(503, "the in-process worker's loop is not running (stopped or stuck)")
     expected = head_revision()
     if revision != expected:
         raise ApiError(
