@@ -86,6 +86,8 @@ def test_failed_generation_exits_1_and_resume_finishes_it(
     fake_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("COURSEFORGE_FAKE_INVALID_RATE", "1")
+    monkeypatch.setenv("COURSEFORGE_JOB_MAX_RUNS", "2")  # one automatic retry, quickly
+    monkeypatch.setenv("COURSEFORGE_RETRY_BACKOFF_S", "0.01")
     failed = runner.invoke(app, ["generate", "Rust ownership", *SMALL])
     assert failed.exit_code == 1
     assert "Generation failed: outline" in failed.output

@@ -16,7 +16,8 @@ class TransientLLMError(LLMError):
 
 
 class PermanentLLMError(LLMError):
-    """Retrying cannot help: bad credentials, unknown model, a request the server refuses."""
+    """Retrying cannot help: bad credentials, unknown model, a spent budget or quota, a
+    request the server refuses. A job whose unit meets one fails at once."""
 
 
 class ProviderUnavailableError(PermanentLLMError):
@@ -24,10 +25,13 @@ class ProviderUnavailableError(PermanentLLMError):
 
 
 class StructuredOutputError(LLMError):
-    """Every attempt failed; names the unit and the last errors so a person can act."""
+    """Every attempt failed; names the unit and the last errors so a person can act.
+    `permanent`: the last error was a PermanentLLMError (the job must not retry); else
+    transient errors or invalid answers used up the attempts (a later try may pass)."""
 
-    def __init__(self, unit: str, attempts: int, reason: str) -> None:
+    def __init__(self, unit: str, attempts: int, reason: str, *, permanent: bool = False) -> None:
         super().__init__(f"{unit}: gave up after {attempts} attempt(s): {reason}")
         self.unit = unit
         self.attempts = attempts
         self.reason = reason
+        self.permanent = permanent

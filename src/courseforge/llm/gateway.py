@@ -145,7 +145,10 @@ class LLMGateway:
                         output_type, request, conversation, unit, tier, attempt_number
                     )
         except (TransientLLMError, _InvalidAnswerError, PermanentLLMError) as exc:
-            raise StructuredOutputError(unit, attempt_number, str(exc)) from exc
+            permanent = isinstance(exc, PermanentLLMError)
+            raise StructuredOutputError(
+                unit, attempt_number, str(exc), permanent=permanent
+            ) from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     async def _attempt(

@@ -5,7 +5,8 @@ Every unit whose inputs are ready runs at once (the LLM gateway bounds how many 
 are in flight); each finished unit is stored, with its progress and events, before
 anything else happens, so a stopped run resumes at the first unfinished units. When a
 unit fails, no new unit starts, the ones in flight may finish (their work is kept), and
-the job fails naming the unit.
+the run raises JobFailedError naming the unit: whether the job is retried or fails is
+the queue's to decide (`JobQueue.end_failed_run`), as stopping is the worker's.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from pydantic import BaseModel
 
 from courseforge.clock import Clock, SystemClock
 from courseforge.domain.course import Course
 from courseforge.domain.events import EventType, JobEvent
+from courseforge.domain.jobs import JobStatus
 from courseforge.domain.outline import CourseOutline, OutlineRequest
 from courseforge.domain.usage import LLMCallRecord
-from courseforge.llm.errors import LLMError, StructuredOutputError
+from courseforge.llm.errors import LLMError, StructuredOutputError, TransientLLMError
 from courseforge.llm.gateway import LLMGateway
 from courseforge.logs import get_logger
 from courseforge.pipeline import units as plan
@@ -44,11 +47,21 @@ class CancelRequestedError(Exception):
     """Someone asked to cancel the job: the run stops at once, abandoning units in flight."""
 
 
+# A unit that raises one of these did not fail the job: the job is no longer this run's
+# (another worker holds it), or the database is away (the worker hands the run back).
+_NOT_THE_JOBS_FAULT = (LeaseLostError, sa.exc.DBAPIError)
+
+
 class JobFailedError(Exception):
-    def __init__(self, unit: str, reason: str) -> None:
+    """A unit gave up. `permanent`: retrying the job cannot help (a bad key, an unknown
+    model, a spent budget, a bug); otherwise a later run may well pass (transient errors
+    and invalid answers used up the unit's attempts)."""
+
+    def __init__(self, unit: str, reason: str, *, permanent: bool = False) -> None:
         super().__init__(f"{unit}: {reason}")
         self.unit = unit
         self.reason = reason
+        self.permanent = permanent
 
 
 @dataclass
@@ -96,29 +109,26 @@ class CoursePipeline:
 
     async def run(self, job_id: str) -> str | None:
         """Runs the job to the end and returns the course id (None for an outline job,
-        which stores no course); raises JobFailedError."""
+        which stores no course); raises JobFailedError, leaving the job `running` for its
+        worker to end or queue again."""
         self._job_id = job_id
         structlog.contextvars.bind_contextvars(job_id=job_id)
         run = await self._start(job_id)
         try:
             await self._run_plan(job_id, run)
-        except (asyncio.CancelledError, CancelRequestedError):
-            # Why it stopped (cancel, shutdown, lost lease, Ctrl-C) is the worker's to say.
+        except (asyncio.CancelledError, CancelRequestedError, JobFailedError):
+            # Why it stopped (cancel, shutdown, lost lease, Ctrl-C) and what a failure
+            # means (retry or fail) are the worker's and the queue's to say.
             await asyncio.shield(self._store.record_calls(job_id, self._calls.drain()))
-            raise
-        except JobFailedError as failure:
-            await self._emit(job_id, "log", level="error", message=str(failure), details={})
-            fields = {"error": str(failure), "unit": failure.unit}
-            await self._finish(job_id, "failed", "job_failed", fields, failure)
             raise
         if run.candidates:
             message = f"{run.candidates} outline candidate(s) drafted"
             await self._emit(job_id, "log", level="success", message=message, details={})
-            await self._finish(job_id, "completed", "job_completed", {"candidates": run.candidates})
+            await self._finish(job_id, "job_completed", {"candidates": run.candidates})
             return None
         course_id = str(run.ctx.results["finalize"]["course_id"])
         await self._emit(job_id, "log", level="success", message="Course stored", details={})
-        await self._finish(job_id, "completed", "job_completed", {"courseId": course_id})
+        await self._finish(job_id, "job_completed", {"courseId": course_id})
         return course_id
 
     async def _run_plan(self, job_id: str, run: _Run) -> None:
@@ -186,11 +196,11 @@ class CoursePipeline:
                 for task in finished:
                     unit = running.pop(task)
                     error = task.exception()
-                    if isinstance(error, LeaseLostError):
-                        raise error  # not a failure of the job: it is no longer this run's
+                    if isinstance(error, _NOT_THE_JOBS_FAULT):
+                        raise error
                     if failure is None and error is not None:
                         failure = _as_failure(unit, error)
-        except (asyncio.CancelledError, CancelRequestedError, LeaseLostError):
+        except (asyncio.CancelledError, CancelRequestedError, *_NOT_THE_JOBS_FAULT):
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
@@ -297,23 +307,11 @@ class CoursePipeline:
             plan.Unit("finalize", "finalizing", "Storing the course", store, needs=("evaluation",)),
         ]
 
-    async def _finish(
-        self,
-        job_id: str,
-        status: str,
-        event_type: EventType,
-        fields: dict[str, Any],
-        failure: JobFailedError | None = None,
-    ) -> None:
-        _log.info("job_finished", status=status, error=str(failure) if failure else None)
+    async def _finish(self, job_id: str, event_type: EventType, fields: dict[str, Any]) -> None:
+        """The run completed the job (while its worker still holds the lease)."""
+        _log.info("job_finished", status=JobStatus.COMPLETED)
         await self._store.record_calls(job_id, self._calls.drain())
-        ended = await self._store.mark_finished(
-            job_id,
-            status,
-            error=str(failure) if failure else None,
-            failed_unit=failure.unit if failure else None,
-            holder=self._holder,
-        )
+        ended = await self._store.mark_finished(job_id, JobStatus.COMPLETED, holder=self._holder)
         if not ended:
             raise LeaseLostError(job_id)
         await self._emit(job_id, event_type, **fields)
@@ -367,9 +365,12 @@ def _module_of(key: str) -> int | None:
 
 
 def _as_failure(unit: plan.Unit, error: BaseException | None) -> JobFailedError:
+    """What the unit's error means for the job: worth another run, or permanent."""
     if isinstance(error, StructuredOutputError):
         reason = f"gave up after {error.attempts} attempt(s): {error.reason}"
-        return JobFailedError(unit.key, reason)
+        return JobFailedError(unit.key, reason, permanent=error.permanent)
     if isinstance(error, LLMError):
-        return JobFailedError(unit.key, str(error))
-    return JobFailedError(unit.key, f"{type(error).__name__}: {error}")
+        transient = isinstance(error, TransientLLMError)
+        return JobFailedError(unit.key, str(error), permanent=not transient)
+    # A bug, or a course that cannot be assembled: another run would only repeat it.
+    return JobFailedError(unit.key, f"{type(error).__name__}: {error}", permanent=True)

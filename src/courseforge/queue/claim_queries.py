@@ -12,7 +12,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from courseforge.queue.queries import RunningCaps
+from courseforge.domain.jobs import JobStatus
+from courseforge.queue.queries import PENDING, RUNNING, RunningCaps
 from courseforge.store.tables import UTCDateTime, jobs, users
 
 
@@ -65,11 +66,12 @@ def claim_next_jobs(*, idle: bool = False) -> sa.Update:
     its running cap and all running jobs within `:cap_total`, even within one batch.
     Owners take turns (fair share: a job's place is its owner's running jobs plus its
     rank among that owner's waiting jobs), then the most urgent, then the oldest. Built
-    once; values come as parameters (`claim_params`). Returns the ids and attempts.
+    once; values come as parameters (`claim_params`). Returns the ids and lost runs.
 
-    A job whose earlier run was lost with its worker (attempts > 0) may be a poison job
-    that kills its worker: only an `idle` worker takes one, and then that one alone (it
-    comes back with attempts > 1). A busy worker takes only fresh jobs.
+    A job whose earlier run was lost with its worker (lost_runs > 0) may be a poison job
+    that kills its worker: only an `idle` worker takes one, and then that one alone. A
+    busy worker takes only jobs never lost (fresh ones, and those whose unit gave up and
+    that wait for their automatic retry: their worker ended that run).
 
     The ranking reads no row lock; only the jobs picked are locked, `FOR UPDATE SKIP
     LOCKED` (on PostgreSQL a row another transaction holds is passed, not waited on, and
@@ -79,7 +81,7 @@ def claim_next_jobs(*, idle: bool = False) -> sa.Update:
     picked = _picked(idle)
     locked = (
         sa.select(jobs.c.id)
-        .where(jobs.c.id.in_(sa.select(picked.c.id)), jobs.c.status == "pending")
+        .where(jobs.c.id.in_(sa.select(picked.c.id)), jobs.c.status == PENDING)
         .with_for_update(skip_locked=True)
     )
     return _take_statement(jobs.c.id.in_(locked.scalar_subquery()))
@@ -89,21 +91,21 @@ def _picked(idle: bool) -> sa.Subquery:
     """The jobs a claim takes: the first eligible job lost before, if any (an idle claim),
     else up to `:limit` fresh ones; never more than the room under `:cap_total`."""
     ranked = _ranked_candidates(with_suspects=idle)
-    suspect = ranked.c.attempts > 0
+    suspect = ranked.c.lost_runs > 0
     order = (ranked.c.owner_load, ranked.c.priority.desc(), ranked.c.created_at)
     eligible = (
         sa.select(
             ranked.c.id,
-            ranked.c.attempts,
+            ranked.c.lost_runs,
             sa.func.row_number().over(partition_by=suspect, order_by=order).label("place"),
             sa.func.sum(sa.case((suspect, 1), else_=0)).over().label("suspects"),
         )
         .where(_within_caps(ranked))
         .subquery("eligible")
     )
-    running = sa.select(sa.func.count()).where(jobs.c.status == "running").scalar_subquery()
+    running = sa.select(sa.func.count()).where(jobs.c.status == RUNNING).scalar_subquery()
     fresh = sa.and_(
-        eligible.c.attempts == 0,
+        eligible.c.lost_runs == 0,
         eligible.c.suspects == 0,
         eligible.c.place <= sa.bindparam("limit", type_=sa.Integer),
     )
@@ -111,7 +113,7 @@ def _picked(idle: bool) -> sa.Subquery:
         sa.select(eligible.c.id)
         .where(
             eligible.c.place + running <= sa.bindparam("cap_total", type_=sa.Integer),
-            sa.or_(sa.and_(eligible.c.attempts > 0, eligible.c.place == 1), fresh),
+            sa.or_(sa.and_(eligible.c.lost_runs > 0, eligible.c.place == 1), fresh),
         )
         .subquery("picked")
     )
@@ -130,7 +132,7 @@ def find_overdue_suspect() -> sa.Select[tuple[str]]:
     return (
         sa.select(ranked.c.id)
         .where(
-            ranked.c.attempts > 0,
+            ranked.c.lost_runs > 0,
             ranked.c.scheduled_for <= claimable_before,
             _within_caps(ranked),
         )
@@ -159,13 +161,13 @@ def _ranked_candidates(*, with_suspects: bool) -> sa.Subquery:
             jobs.c.organization_id,
             jobs.c.priority,
             jobs.c.created_at,
-            jobs.c.attempts,
+            jobs.c.lost_runs,
             jobs.c.scheduled_for,
         )
         .where(
-            jobs.c.status == "pending",
+            jobs.c.status == PENDING,
             sa.or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= sa.bindparam("now")),
-            sa.true() if with_suspects else jobs.c.attempts == 0,
+            sa.true() if with_suspects else jobs.c.lost_runs == 0,
         )
         .order_by(jobs.c.priority.desc(), jobs.c.created_at)
         .limit(sa.bindparam("window", type_=sa.Integer))
@@ -192,7 +194,7 @@ def _ranked_candidates(*, with_suspects: bool) -> sa.Subquery:
             candidates.c.organization_id,
             candidates.c.priority,
             candidates.c.created_at,
-            candidates.c.attempts,
+            candidates.c.lost_runs,
             candidates.c.scheduled_for,
             load("owner_id", by_owner).label("owner_load"),
             load("organization_id", by_org).label("org_load"),
@@ -211,7 +213,7 @@ def _running_per(column: str) -> sa.Subquery:
     """Running jobs counted per owner (or organization), once per claim."""
     return (
         sa.select(jobs.c[column].label("key"), sa.func.count().label("running"))
-        .where(jobs.c.status == "running")
+        .where(jobs.c.status == RUNNING)
         .group_by(jobs.c[column])
         .subquery(f"running_per_{column}")
     )
@@ -222,7 +224,7 @@ def claim_job() -> sa.Update:
     """Takes one named pending job, `:job_id` (the command line runs the job it queued).
     Parameters: job_id, worker, now, lease_until."""
     return _take_statement(
-        sa.and_(jobs.c.id == sa.bindparam("job_id", type_=sa.String), jobs.c.status == "pending")
+        sa.and_(jobs.c.id == sa.bindparam("job_id", type_=sa.String), jobs.c.status == PENDING)
     )
 
 
@@ -232,12 +234,12 @@ def _take_statement(which: sa.ColumnElement[bool]) -> sa.Update:
         jobs.update()
         .where(which)
         .values(
-            status="running",
+            status=JobStatus.RUNNING,
             lease_owner=sa.bindparam("worker", type_=sa.String),
             lease_expires_at=sa.bindparam("lease_until", type_=UTCDateTime),
             attempts=jobs.c.attempts + 1,
             started_at=sa.func.coalesce(jobs.c.started_at, now),
             updated_at=now,
         )
-        .returning(jobs.c.id, jobs.c.attempts)
+        .returning(jobs.c.id, jobs.c.lost_runs)
     )

@@ -20,19 +20,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from courseforge.clock import Clock, SystemClock
 from courseforge.domain.accounts import User
+from courseforge.domain.jobs import JobKind, JobStatus
 from courseforge.domain.outline import CourseOutline, CourseRequest, OutlineRequest
 from courseforge.queue import claim_queries, queries
 from courseforge.queue.quotas import CreationQuotas, check_creation_rate
 from courseforge.store.database import Database
-from courseforge.store.job_store import JobKind, JobStore, NewJob, insert_event, insert_job
+from courseforge.store.job_store import JobStore, NewJob, insert_event, insert_job
 
 CancelOutcome = Literal["cancelled", "cancelling", "finished", "not_found"]
+# How a run whose unit gave up ended: queued again after a backoff, failed, cancelled (a
+# cancel was asked meanwhile), or nothing (another worker holds the job now).
+FailedRunOutcome = Literal["retrying", "failed", "cancelled", "not_held"]
 
 
 @dataclass(frozen=True)
 class QueuePolicy:
     lease_s: float = 30.0
-    max_attempts: int = 3
+    max_attempts: int = 3  # runs lost with their worker before the job fails (a poison job)
+    max_runs: int = 8  # runs (the first and automatic retries after a unit gave up)
     backoff_initial_s: float = 2.0
     backoff_max_s: float = 60.0
     # How long a job lost before may wait for an idle worker (in lease lengths) before
@@ -53,6 +58,12 @@ class QueuePolicy:
 class Claim:
     job_ids: list[str]
     alone: bool  # a job lost before: its worker must run nothing beside it
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    outcome: FailedRunOutcome
+    retry_in_s: float | None = None  # "retrying": when the job is claimable again
 
 
 @dataclass(frozen=True)
@@ -103,7 +114,7 @@ class JobQueue:
         owner's creation rate or CreationRateExceededError (the API's users; the local
         command line is not limited)."""
         new = NewJob(
-            "course",
+            JobKind.COURSE,
             request,
             outline,
             owner=owner,
@@ -118,8 +129,8 @@ class JobQueue:
     ) -> Enqueued:
         """Queues drafting `request.candidates` outlines to choose from; always within the
         owner's creation rate for outline jobs (else CreationRateExceededError)."""
-        key = dedup_key(request, None, kind="outline")
-        new = NewJob("outline", request, owner=owner, priority=priority, dedup_key=key)
+        key = dedup_key(request, None, kind=JobKind.OUTLINE)
+        new = NewJob(JobKind.OUTLINE, request, owner=owner, priority=priority, dedup_key=key)
         return await self._enqueue(new, owner, rate_limited=True)
 
     async def _enqueue(self, new: NewJob, owner: User, *, rate_limited: bool) -> Enqueued:
@@ -163,7 +174,7 @@ class JobQueue:
             now, until = self._clock.now(), self._lease_end()  # once the lock is ours
             params = claim_queries.claim_params(worker, limit, now, until, self.caps)
             taken = (await conn.execute(claim_queries.claim_next_jobs(idle=idle), params)).all()
-        return Claim([row.id for row in taken], alone=any(row.attempts > 1 for row in taken))
+        return Claim([row.id for row in taken], alone=any(row.lost_runs > 0 for row in taken))
 
     async def suspect_overdue(self) -> bool:
         """Whether a job lost before, which only an idle worker takes (alone), has been
@@ -186,6 +197,12 @@ class JobQueue:
         }
         async with self._database.transaction() as conn:
             return (await conn.execute(claim_queries.claim_job(), params)).scalar() is not None
+
+    async def claim_when_due(self, job_id: str, worker: str, delay_s: float) -> bool:
+        """Waits out a retry's backoff, then takes the job again (the command line's own
+        job); False when it is no longer pending (cancelled meanwhile, or taken)."""
+        await self._clock.sleep(delay_s)
+        return await self.claim_job(job_id, worker)
 
     async def heartbeat(self, worker: str, job_ids: list[str]) -> tuple[set[str], set[str]]:
         """Renews leases; returns (jobs still held, jobs whose cancellation was asked)."""
@@ -231,18 +248,20 @@ class JobQueue:
                     await conn.execute(queries.cancel_requested_among([r[0] for r in expired]))
                 ).scalars()
             )
-            for job_id, attempts, worker in expired:
+            for job_id, attempts, lost_runs, worker in expired:
                 if job_id in cancel_requested:
                     # Its worker died before it could stop: finish the cancellation here.
-                    await conn.execute(queries.finish_lost_job(job_id, now, "cancelled", None))
+                    cancelled = JobStatus.CANCELLED
+                    await conn.execute(queries.finish_lost_job(job_id, now, cancelled, None))
                     await insert_event(conn, job_id, "job_cancelled", {}, now)
                     continue
-                if attempts >= self.policy.max_attempts:
+                if lost_runs + 1 >= self.policy.max_attempts:
                     error = (
                         f"gave up after {attempts} attempts: the worker running it stopped "
-                        f"renewing its lease each time (last: {worker})"
+                        f"renewing its lease {lost_runs + 1} times (last: {worker})"
                     )
-                    await conn.execute(queries.finish_lost_job(job_id, now, "failed", error))
+                    failed = JobStatus.FAILED
+                    await conn.execute(queries.finish_lost_job(job_id, now, failed, error))
                     await insert_event(
                         conn, job_id, "job_failed", {"error": error, "unit": None}, now
                     )
@@ -253,6 +272,45 @@ class JobQueue:
                 message = f"Lease of {worker} expired; queued again in {delay:.0f} s"
                 await self._log(conn, job_id, "warning", message)
         return [row[0] for row in expired]
+
+    async def end_failed_run(
+        self, worker: str, job_id: str, unit: str, reason: str, *, permanent: bool
+    ) -> FailedRun:
+        """A run of `worker`'s in which `unit` gave up. A cause that may pass (transient
+        errors, invalid answers) queues the job again after a backoff while it has
+        attempts left (`max_runs`), to resume from its checkpoints; a permanent one (bad
+        key, unknown model, a budget) or the last attempt fails it, naming the unit. A
+        cancel asked meanwhile wins. Only while `worker` holds the lease."""
+        now = self._clock.now()
+        error = f"{unit}: {reason}"
+        async with self._database.transaction() as conn:
+            held = (await conn.execute(queries.lock_held_run(job_id, worker))).first()
+            if held is None:
+                return FailedRun("not_held")
+            if held.cancel_requested:
+                await conn.execute(queries.end_run(job_id, worker, now, JobStatus.CANCELLED))
+                await insert_event(conn, job_id, "job_cancelled", {}, now)
+                return FailedRun("cancelled")
+            if permanent or held.attempts >= self.policy.max_runs:
+                await conn.execute(
+                    queries.end_run(job_id, worker, now, JobStatus.FAILED, error, unit)
+                )
+                why = "not retried" if permanent else f"attempt {held.attempts}, the last"
+                await self._log(conn, job_id, "error", f"{error} ({why})", unit=unit)
+                fields = {"error": error, "unit": unit}
+                await insert_event(conn, job_id, "job_failed", fields, now)
+                return FailedRun("failed")
+            delay = self.policy.backoff(held.attempts)
+            not_before = now + timedelta(seconds=delay)
+            await conn.execute(
+                queries.requeue_failed_run(job_id, worker, now, not_before, error, unit)
+            )
+            message = (
+                f"unit {unit} gave up ({reason}); retrying the job in {delay:.3g} s "
+                f"(attempt {held.attempts + 1} of {self.policy.max_runs})"
+            )
+            await self._log(conn, job_id, "warning", message, unit=unit)
+        return FailedRun("retrying", delay)
 
     async def cancel(self, job_id: str) -> CancelOutcome:
         now = self._clock.now()
@@ -292,8 +350,10 @@ class JobQueue:
     def _lease_end(self) -> datetime:
         return self._clock.now() + timedelta(seconds=self.policy.lease_s)
 
-    async def _log(self, conn: AsyncConnection, job_id: str, level: str, message: str) -> None:
-        fields = {"level": level, "message": message, "details": {}}
+    async def _log(
+        self, conn: AsyncConnection, job_id: str, level: str, message: str, **details: str
+    ) -> None:
+        fields = {"level": level, "message": message, "details": details}
         await insert_event(conn, job_id, "log", fields, self._clock.now())
 
 
@@ -311,13 +371,13 @@ async def _active_twin(conn: AsyncConnection, owner: User, key: str) -> Enqueued
 
 
 def dedup_key(
-    request: CourseRequest, outline: CourseOutline | None, kind: JobKind = "course"
+    request: CourseRequest, outline: CourseOutline | None, kind: JobKind = JobKind.COURSE
 ) -> str:
     """Same owner + same kind, brief and outline = the same job."""
     document: dict[str, object] = {
         "request": request.model_dump(mode="json"),
         "outline": outline.model_dump(mode="json") if outline else None,
     }
-    if kind != "course":  # course jobs keep the keys they had before there were other kinds
+    if kind != JobKind.COURSE:  # course jobs keep the keys they had before there were other kinds
         document["kind"] = kind
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()

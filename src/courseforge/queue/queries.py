@@ -14,10 +14,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from courseforge.domain.jobs import ACTIVE_STATUSES, FINISHED_STATUSES, JobKind, JobStatus
+from courseforge.store.job_endings import end_jobs, held_by
 from courseforge.store.tables import UTCDateTime, job_events, jobs, users
 
-ACTIVE = ("pending", "running")
-FINISHED = ("completed", "failed", "cancelled")
+PENDING, RUNNING = JobStatus.PENDING, JobStatus.RUNNING
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def extend_leases(
     """The heartbeat: renews the leases this worker still holds; says which to cancel."""
     return (
         jobs.update()
-        .where(jobs.c.id.in_(job_ids), jobs.c.status == "running", jobs.c.lease_owner == worker)
+        .where(jobs.c.id.in_(job_ids), jobs.c.status == RUNNING, jobs.c.lease_owner == worker)
         .values(lease_expires_at=lease_until, updated_at=now)
         .returning(jobs.c.id, jobs.c.cancel_requested)
     )
@@ -53,24 +54,13 @@ def complete_jobs() -> sa.Update:
     """Acknowledges finished jobs in one statement (a group commit of completions): each
     of `:job_ids` becomes completed if `:worker` still holds its lease. Parameters:
     job_ids (a list), worker, now."""
-    now = sa.bindparam("now", type_=UTCDateTime)
-    return (
-        jobs.update()
-        .where(
-            jobs.c.id.in_(sa.bindparam("job_ids", expanding=True)),
-            jobs.c.status == "running",
-            jobs.c.lease_owner == sa.bindparam("worker", type_=sa.String),
-        )
-        .values(
-            status="completed",
-            finished_at=now,
-            updated_at=now,
-            lease_owner=None,
-            lease_expires_at=None,
-            cancel_requested=False,
-        )
-        .returning(jobs.c.id)
+    held = sa.and_(
+        jobs.c.id.in_(sa.bindparam("job_ids", expanding=True)),
+        jobs.c.status == RUNNING,
+        jobs.c.lease_owner == sa.bindparam("worker", type_=sa.String),
     )
+    now = sa.bindparam("now", type_=UTCDateTime)
+    return end_jobs(held, JobStatus.COMPLETED, now).returning(jobs.c.id)
 
 
 def release_leases(worker: str, job_ids: Collection[str], now: datetime) -> sa.Update:
@@ -78,9 +68,9 @@ def release_leases(worker: str, job_ids: Collection[str], now: datetime) -> sa.U
     Claimable from now (`scheduled_for`: how long a job lost before has waited since)."""
     return (
         jobs.update()
-        .where(jobs.c.id.in_(job_ids), jobs.c.status == "running", jobs.c.lease_owner == worker)
+        .where(jobs.c.id.in_(job_ids), jobs.c.status == RUNNING, jobs.c.lease_owner == worker)
         .values(
-            status="pending",
+            status=PENDING,
             lease_owner=None,
             lease_expires_at=None,
             attempts=jobs.c.attempts - 1,
@@ -91,23 +81,29 @@ def release_leases(worker: str, job_ids: Collection[str], now: datetime) -> sa.U
     )
 
 
-def select_expired_leases(now: datetime, limit: int) -> sa.Select[str, int, str | None]:
+def select_expired_leases(now: datetime, limit: int) -> sa.Select[str, int, int, str | None]:
     """Running jobs whose worker stopped renewing: crashed, killed or cut off."""
     return (
-        sa.select(jobs.c.id, jobs.c.attempts, jobs.c.lease_owner)
-        .where(jobs.c.status == "running", jobs.c.lease_expires_at < now)
+        sa.select(jobs.c.id, jobs.c.attempts, jobs.c.lost_runs, jobs.c.lease_owner)
+        .where(jobs.c.status == RUNNING, jobs.c.lease_expires_at < now)
         .order_by(jobs.c.lease_expires_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
 
 
+def _lost(job_id: str, now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(jobs.c.id == job_id, jobs.c.status == RUNNING, jobs.c.lease_expires_at < now)
+
+
 def requeue_lost_job(job_id: str, now: datetime, not_before: datetime) -> sa.Update:
+    """A lost run counts: the job is now suspect (see claim_queries)."""
     return (
         jobs.update()
-        .where(jobs.c.id == job_id, jobs.c.status == "running", jobs.c.lease_expires_at < now)
+        .where(_lost(job_id, now))
         .values(
-            status="pending",
+            status=PENDING,
+            lost_runs=jobs.c.lost_runs + 1,
             lease_owner=None,
             lease_expires_at=None,
             scheduled_for=not_before,
@@ -116,21 +112,53 @@ def requeue_lost_job(job_id: str, now: datetime, not_before: datetime) -> sa.Upd
     )
 
 
-def finish_lost_job(job_id: str, now: datetime, status: str, error: str | None) -> sa.Update:
+def finish_lost_job(job_id: str, now: datetime, status: JobStatus, error: str | None) -> sa.Update:
     """A lost job that must not run again: `failed` (out of attempts) or `cancelled`."""
+    return end_jobs(_lost(job_id, now), status, now, error=error).values(
+        lost_runs=jobs.c.lost_runs + 1
+    )
+
+
+def lock_held_run(job_id: str, worker: str) -> sa.Select[int, bool]:
+    """The run `worker` holds, locked while its ending is decided (None: not held)."""
+    return (
+        sa.select(jobs.c.attempts, jobs.c.cancel_requested)
+        .where(held_by(job_id, worker))
+        .with_for_update(key_share=True)
+    )
+
+
+def requeue_failed_run(
+    job_id: str, worker: str, now: datetime, not_before: datetime, error: str, unit: str
+) -> sa.Update:
+    """A run whose unit gave up: the job waits until `not_before`, then resumes from its
+    checkpoints; the failure stays on it until the next run begins (so a snapshot says
+    why it waits). Not suspect: its worker ended the run."""
     return (
         jobs.update()
-        .where(jobs.c.id == job_id, jobs.c.status == "running", jobs.c.lease_expires_at < now)
+        .where(held_by(job_id, worker))
         .values(
-            status=status,
+            status=PENDING,
             error=error,
-            cancel_requested=False,
+            failed_unit=unit,
             lease_owner=None,
             lease_expires_at=None,
-            finished_at=now,
+            scheduled_for=not_before,
             updated_at=now,
         )
     )
+
+
+def end_run(
+    job_id: str,
+    worker: str,
+    now: datetime,
+    status: JobStatus,
+    error: str | None = None,
+    unit: str | None = None,
+) -> sa.Update:
+    """The run `worker` holds ends the job: failed (naming the unit) or cancelled."""
+    return end_jobs(held_by(job_id, worker), status, now, error=error, failed_unit=unit)
 
 
 def cancel_requested_among(job_ids: Collection[str]) -> sa.Select[str]:
@@ -138,17 +166,15 @@ def cancel_requested_among(job_ids: Collection[str]) -> sa.Select[str]:
 
 
 def cancel_pending_job(job_id: str, now: datetime) -> sa.Update:
-    return (
-        jobs.update()
-        .where(jobs.c.id == job_id, jobs.c.status == "pending")
-        .values(status="cancelled", cancel_requested=False, finished_at=now, updated_at=now)
-    )
+    """A queued job (or one waiting for its retry) is cancelled at once."""
+    pending = sa.and_(jobs.c.id == job_id, jobs.c.status == PENDING)
+    return end_jobs(pending, JobStatus.CANCELLED, now)
 
 
 def request_cancel_of_running_job(job_id: str, now: datetime) -> sa.Update:
     return (
         jobs.update()
-        .where(jobs.c.id == job_id, jobs.c.status == "running")
+        .where(jobs.c.id == job_id, jobs.c.status == RUNNING)
         .values(cancel_requested=True, updated_at=now)
     )
 
@@ -157,10 +183,11 @@ def requeue_finished_job(job_id: str, now: datetime) -> sa.Update:
     """Retry: a failed or cancelled job waits again; its checkpoints stay, so it resumes."""
     return (
         jobs.update()
-        .where(jobs.c.id == job_id, jobs.c.status.in_(("failed", "cancelled")))
+        .where(jobs.c.id == job_id, jobs.c.status.in_((JobStatus.FAILED, JobStatus.CANCELLED)))
         .values(
-            status="pending",
+            status=PENDING,
             attempts=0,
+            lost_runs=0,
             error=None,
             failed_unit=None,
             cancel_requested=False,
@@ -174,7 +201,7 @@ def requeue_finished_job(job_id: str, now: datetime) -> sa.Update:
 def delete_old_events(finished_before: datetime) -> sa.Delete:
     """Retention: the event and log rows of jobs finished long enough ago."""
     old_jobs = sa.select(jobs.c.id).where(
-        jobs.c.status.in_(FINISHED), jobs.c.finished_at < finished_before
+        jobs.c.status.in_(FINISHED_STATUSES), jobs.c.finished_at < finished_before
     )
     return job_events.delete().where(job_events.c.job_id.in_(old_jobs.scalar_subquery()))
 
@@ -182,7 +209,9 @@ def delete_old_events(finished_before: datetime) -> sa.Delete:
 def find_active_duplicate(owner_id: str, dedup_key: str) -> sa.Select[str, str | None]:
     """The owner's active job for the same brief, with its course (if it makes one)."""
     return sa.select(jobs.c.id, jobs.c.course_id).where(
-        jobs.c.owner_id == owner_id, jobs.c.dedup_key == dedup_key, jobs.c.status.in_(ACTIVE)
+        jobs.c.owner_id == owner_id,
+        jobs.c.dedup_key == dedup_key,
+        jobs.c.status.in_(ACTIVE_STATUSES),
     )
 
 
@@ -195,7 +224,9 @@ def lock_owner(owner_id: str) -> sa.Select[str]:
     return sa.select(users.c.id).where(users.c.id == owner_id).with_for_update(key_share=True)
 
 
-def newest_created(owner_id: str, kind: str, since: datetime, limit: int) -> sa.Select[datetime]:
+def newest_created(
+    owner_id: str, kind: JobKind, since: datetime, limit: int
+) -> sa.Select[datetime]:
     """When the owner created their newest `limit` jobs of `kind` after `since`, newest
     first: the sliding window of the creation rate, read no further than the limit."""
     return (

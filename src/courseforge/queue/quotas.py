@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from courseforge.domain.accounts import Role, User
+from courseforge.domain.jobs import JobKind
 from courseforge.queue import queries
 
 WINDOW = timedelta(hours=1)
@@ -42,7 +43,7 @@ class CreationRateExceededError(Exception):
 
 
 async def check_creation_rate(
-    conn: AsyncConnection, owner: User, kind: str, now: datetime, quotas: CreationQuotas
+    conn: AsyncConnection, owner: User, kind: JobKind, now: datetime, quotas: CreationQuotas
 ) -> None:
     """Raises CreationRateExceededError if `owner` may not create another `kind` job now.
     Call it inside the enqueue's transaction, after locking the owner."""

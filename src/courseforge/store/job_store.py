@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,11 +18,14 @@ from courseforge.clock import Clock, SystemClock
 from courseforge.domain.accounts import User
 from courseforge.domain.course import Course
 from courseforge.domain.events import EventType, JobEvent
+from courseforge.domain.jobs import ACTIVE_STATUSES as ACTIVE_STATUSES  # the read models'
+from courseforge.domain.jobs import JobKind, JobStatus
 from courseforge.domain.outline import CourseOutline, CourseRequest, OutlineRequest
 from courseforge.domain.text import slugify
 from courseforge.domain.usage import LLMCallRecord
 from courseforge.store.database import Database
 from courseforge.store.event_feed import event_of
+from courseforge.store.job_endings import end_jobs, held_by
 from courseforge.store.tables import (
     course_versions,
     courses,
@@ -32,8 +35,6 @@ from courseforge.store.tables import (
     llm_calls,
 )
 
-ACTIVE_STATUSES = ("pending", "running")
-JobKind = Literal["course", "outline"]
 CANDIDATE_PREFIX = "outline:"  # the units of an outline job: outline:1 ... outline:K
 
 
@@ -65,8 +66,8 @@ class CreatedJob:
 @dataclass(frozen=True)
 class JobRecord:
     id: str
-    kind: str
-    status: str
+    kind: JobKind
+    status: JobStatus
     step: str | None
     request: CourseRequest  # an OutlineRequest when kind is "outline"
     outline: CourseOutline | None
@@ -122,7 +123,7 @@ class JobStore:
     ) -> str:
         """Inserts a pending course job (and its draft course); see `insert_job`."""
         new = NewJob(
-            "course",
+            JobKind.COURSE,
             request,
             outline,
             owner=owner,
@@ -146,11 +147,12 @@ class JobStore:
         return _job_record(row)
 
     async def mark_running(self, job_id: str, items_total: int) -> None:
-        """The run begins (the queue's claim already made the job `running` and counted it)."""
+        """The run begins (the queue's claim already made the job `running` and counted it);
+        a failure an earlier run left on it is cleared."""
         now = self._clock.now()
         await self._update_job(
             job_id,
-            status="running",
+            status=JobStatus.RUNNING,
             error=None,
             failed_unit=None,
             finished_at=None,
@@ -161,7 +163,7 @@ class JobStore:
     async def mark_finished(
         self,
         job_id: str,
-        status: str,
+        status: JobStatus,
         *,
         error: str | None = None,
         failed_unit: str | None = None,
@@ -173,23 +175,8 @@ class JobStore:
         is appended in the same transaction, so whoever sees the status sees the event.
         Says whether it ended the job."""
         now = self._clock.now()
-        condition = jobs.c.id == job_id
-        if holder is not None:
-            condition = condition & (jobs.c.lease_owner == holder) & (jobs.c.status == "running")
-        statement = (
-            jobs.update()
-            .where(condition)
-            .values(
-                status=status,
-                error=error,
-                failed_unit=failed_unit,
-                finished_at=now,
-                updated_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-                cancel_requested=False,
-            )
-        )
+        which = jobs.c.id == job_id if holder is None else held_by(job_id, holder)
+        statement = end_jobs(which, status, now, error=error, failed_unit=failed_unit)
         async with self._transaction() as conn:
             ended = bool((await conn.execute(statement)).rowcount)
             if ended and event is not None:
@@ -198,19 +185,10 @@ class JobStore:
 
     async def mark_cancelled(self, job_id: str, holder: str | None = None) -> None:
         """Stopped on request (or interrupted): finished units stay, a retry resumes."""
-        await self.mark_finished(job_id, "cancelled", holder=holder, event="job_cancelled")
+        await self.mark_finished(job_id, JobStatus.CANCELLED, holder=holder, event="job_cancelled")
 
     async def set_outline(self, job_id: str, outline: CourseOutline) -> None:
         await self._update_job(job_id, outline=outline.model_dump(mode="json"))
-
-    async def set_progress(self, job_id: str, progress: Progress) -> None:
-        await self._update_job(
-            job_id,
-            step=progress.step,
-            items_completed=progress.items_completed,
-            items_total=progress.items_total,
-            current_item=progress.current_item,
-        )
 
     async def _update_job(self, job_id: str, **values: Any) -> None:
         async with self._transaction() as conn:
@@ -382,7 +360,8 @@ class JobStore:
         now = self._clock.now()
         async with self._transaction() as conn:
             job = (await conn.execute(_job_for_course(job_id, locked=holder is not None))).one()
-            if holder is not None and (job.lease_owner != holder or job.status != "running"):
+            running = job.status == JobStatus.RUNNING
+            if holder is not None and (job.lease_owner != holder or not running):
                 return None
             course_id = job.course_id
             if course_id is None:
@@ -432,7 +411,7 @@ async def insert_job(conn: AsyncConnection, new: NewJob, now: datetime) -> Creat
         jobs.insert().values(
             id=job_id,
             kind=new.kind,
-            status="pending",
+            status=JobStatus.PENDING,
             request=new.request.model_dump(mode="json"),
             outline=new.outline.model_dump(mode="json") if new.outline else None,
             priority=new.priority,
@@ -445,7 +424,7 @@ async def insert_job(conn: AsyncConnection, new: NewJob, now: datetime) -> Creat
         )
     )
     course_id = None
-    if new.kind == "course":
+    if new.kind == JobKind.COURSE:
         title = new.outline.title if new.outline else new.request.topic
         owner_id, organization_id = (owner.id, owner.organization_id) if owner else (None, None)
         course_id = await insert_draft_course(conn, job_id, title, now, owner_id, organization_id)
@@ -549,8 +528,8 @@ def _usage_increments(calls: list[LLMCallRecord]) -> dict[str, Any]:
 def _job_record(row: Any) -> JobRecord:
     return JobRecord(
         id=row["id"],
-        kind=row["kind"],
-        status=row["status"],
+        kind=JobKind(row["kind"]),
+        status=JobStatus(row["status"]),
         step=row["step"],
         request=_request_of(row["kind"], row["request"]),
         outline=CourseOutline.model_validate(row["outline"]) if row["outline"] else None,
@@ -572,5 +551,5 @@ def _job_record(row: Any) -> JobRecord:
 
 
 def _request_of(kind: str, document: Any) -> CourseRequest:
-    shape = OutlineRequest if kind == "outline" else CourseRequest
+    shape = OutlineRequest if kind == JobKind.OUTLINE else CourseRequest
     return shape.model_validate(document)

@@ -69,7 +69,10 @@ jobs = sa.Table(
     sa.Column("items_completed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("items_total", sa.Integer, nullable=False, server_default="0"),
     sa.Column("current_item", sa.String(300)),
-    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),  # runs begun
+    # Runs lost with their worker (its lease expired): a job lost before may be a poison
+    # job, claimed only by an idle worker and run alone (runs that failed are not suspect).
+    sa.Column("lost_runs", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error", sa.Text),
     sa.Column("failed_unit", sa.String(200)),
     sa.Column("llm_calls", sa.Integer, nullable=False, server_default="0"),
@@ -224,11 +227,20 @@ stream_tickets = sa.Table(
     sa.Column(
         "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
     ),
+    # The token that asked for the ticket: revoking it ends the ticket too.
+    sa.Column(
+        "token_id",
+        sa.String(36),
+        sa.ForeignKey("api_tokens.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     sa.Column(
         "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
     ),
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Index("ix_stream_tickets_expires_at", "expires_at"),
+    # A user's unused tickets are counted against a cap at each issue.
+    sa.Index("ix_stream_tickets_user_id_expires_at", "user_id", "expires_at"),
 )
 
 # The first response to a POST with an Idempotency-Key, returned again for the same key.
