@@ -226,6 +226,7 @@ def _database_runtime(settings: Settings, database: Database, clock: Clock) -> D
     policy = QueuePolicy(
         lease_s=settings.lease_s,
         max_attempts=settings.job_max_attempts,
+        max_runs=settings.job_max_runs,
         backoff_initial_s=settings.retry_backoff_s,
     )
     reads = ReadModels(

@@ -71,7 +71,16 @@ class Settings(BaseSettings):
         gt=0,
         description="longest wait between a loop's tries while the database is unreachable",
     )
-    job_max_attempts: int = Field(default=3, ge=1, le=20, description="claims before a job fails")
+    job_max_attempts: int = Field(
+        default=3, ge=1, le=20, description="runs lost with their worker before a job fails"
+    )
+    job_max_runs: int = Field(
+        default=8,
+        ge=1,
+        le=50,
+        description="runs of a job whose units give up (transient errors, invalid answers) "
+        "before it fails; each retry waits a backoff and resumes from the checkpoints",
+    )
     max_running_student: int = Field(default=1, ge=0, description="running jobs per student")
     max_running_teacher: int = Field(default=3, ge=0, description="running jobs per teacher")
     max_running_admin: int = Field(default=10, ge=0, description="running jobs per admin")

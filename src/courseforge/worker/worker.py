@@ -143,7 +143,13 @@ class Worker:
         quit_heartbeats = asyncio.Event()
         heartbeat = asyncio.create_task(self._heartbeats(quit_heartbeats))
         try:
-            await self._execute(job_id, unexplained="interrupted")
+            retry_in = await self._execute(job_id, unexplained="interrupted")
+            # Its unit gave up and the job is queued again: wait out the backoff and run it
+            # again here (unless it was cancelled or taken meanwhile).
+            while retry_in is not None and await self._claim_again(job_id, retry_in):
+                self._running[job_id] = current
+                self._deadlines.renewed([job_id], asyncio.get_running_loop().time())
+                retry_in = await self._execute(job_id, unexplained="interrupted")
         finally:
             quit_heartbeats.set()
             await asyncio.shield(asyncio.gather(heartbeat, return_exceptions=True))
@@ -184,8 +190,16 @@ class Worker:
             waiter.cancel()
         self._wake.clear()
 
-    async def _execute(self, job_id: str, unexplained: StopReason) -> None:
-        """Runs the job; `unexplained` is what a cancellation nobody here asked for means."""
+    async def _claim_again(self, job_id: str, delay_s: float) -> bool:
+        try:
+            return await self._queue.claim_when_due(job_id, self.id, delay_s)
+        except asyncio.CancelledError:  # Ctrl-C while it waits: cancelled, and resumable
+            await asyncio.shield(self._queue.cancel(job_id))
+            raise
+
+    async def _execute(self, job_id: str, unexplained: StopReason) -> float | None:
+        """Runs the job; `unexplained` is what a cancellation nobody here asked for means.
+        Returns in how many seconds the job's automatic retry is due, if it has one."""
         log = _log.bind(job_id=job_id, worker=self.id)
         try:
             await self._run_job(job_id)
@@ -203,6 +217,7 @@ class Worker:
             await asyncio.shield(self._after_stop(job_id, "cancel_requested"))
         except JobFailedError as failure:
             log.warning("job_failed", unit=failure.unit, reason=failure.reason)
+            return await asyncio.shield(self._end_failed_run(job_id, failure))
         except LeaseLostError:
             log.warning("job_taken_over", note="another worker holds it now; its ending is theirs")
         except Exception as error:
@@ -212,9 +227,22 @@ class Worker:
                 log.warning("job_cut_short", error=describe(error), note="handed back later")
                 self._hand_back.add(job_id)
         finally:
-            self._running.pop(job_id, None)
-            self._stop_reasons.pop(job_id, None)
-            self._deadlines.forget(job_id)
+            if self._running.get(job_id) is asyncio.current_task():  # not a new run of it
+                self._running.pop(job_id, None)
+                self._stop_reasons.pop(job_id, None)
+                self._deadlines.forget(job_id)
+        return None
+
+    async def _end_failed_run(self, job_id: str, failure: JobFailedError) -> float | None:
+        """The queue retries the job after a backoff, or fails it (see end_failed_run)."""
+        try:
+            ending = await self._queue.end_failed_run(
+                self.id, job_id, failure.unit, failure.reason, permanent=failure.permanent
+            )
+        except Exception as error:  # the database is away: the lease expires, a sweep rescues
+            _log.warning("job_failure_unrecorded", job_id=job_id, error=describe(error))
+            return None
+        return ending.retry_in_s
 
     async def _after_stop(self, job_id: str, reason: StopReason) -> None:
         try:
