@@ -239,7 +239,7 @@ def _database_runtime(settings: Settings, database: Database, clock: Clock) -> D
         settings,
         database,
         store,
-        AccountStore(database, clock),
+        AccountStore(database, clock, cache_s=settings.auth_cache_s),
         JobQueue(database, store, clock, policy, running_caps(settings), creation_quotas(settings)),
         reads,
         clock,

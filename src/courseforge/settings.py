@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ProviderName = Literal["auto", "openai", "anthropic", "local", "fake"]
@@ -105,6 +105,19 @@ class Settings(BaseSettings):
         default=512 * 1024, ge=1024, description="largest request body the API accepts"
     )
     sse_heartbeat_s: float = Field(default=15.0, gt=0, description="event-stream keep-alive")
+    stream_tickets_per_user: int = Field(
+        default=20, ge=1, le=1000, description="unused stream tickets a user may hold (429 above)"
+    )
+    auth_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="how long an API process remembers a token's user: a token revoked by "
+        "another process works here that much longer (0: look it up on every request)",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="when set, /metrics requires Authorization: Bearer <this>"
+    )
     event_sweep_s: float = Field(
         default=1.0, gt=0, description="how often the API looks for events without a hint"
     )
@@ -124,3 +137,8 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _blank_token_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value

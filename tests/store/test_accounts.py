@@ -13,9 +13,15 @@ import sqlalchemy as sa
 from courseforge.clock import FakeClock
 from courseforge.domain.accounts import User
 from courseforge.domain.outline import CourseRequest
-from courseforge.store.accounts import AccountStore, UserExistsError, UserNotFoundError
+from courseforge.store.accounts import (
+    AccountStore,
+    Credential,
+    UserExistsError,
+    UserNotFoundError,
+)
 from courseforge.store.database import Database
 from courseforge.store.job_store import JobStore
+from courseforge.store.stream_tickets import TicketLimitError
 from courseforge.store.tables import api_tokens, stream_tickets
 
 
@@ -27,6 +33,18 @@ def accounts(database: Database, clock: FakeClock) -> AccountStore:
 @pytest.fixture
 async def alice(accounts: AccountStore) -> User:
     return await accounts.create_user("alice", "Acme", "teacher")
+
+
+@pytest.fixture
+async def alices(accounts: AccountStore, alice: User) -> Credential:
+    """One of alice's tokens, as a request that showed it is authenticated."""
+    return await credential_of(accounts, await accounts.issue_token(alice))
+
+
+async def credential_of(accounts: AccountStore, token: str) -> Credential:
+    found = await accounts.credential(token)
+    assert found is not None
+    return found
 
 
 async def new_job(database: Database, clock: FakeClock) -> str:
@@ -174,20 +192,20 @@ async def test_last_use_is_recorded_at_most_once_a_minute(
 
 
 async def test_a_ticket_works_once(
-    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+    accounts: AccountStore, alice: User, alices: Credential, database: Database, clock: FakeClock
 ) -> None:
     job_id = await new_job(database, clock)
-    ticket = await accounts.issue_stream_ticket(alice, job_id)
+    ticket = await accounts.issue_stream_ticket(alices, job_id)
 
     assert await accounts.redeem_stream_ticket(ticket, job_id) == alice
     assert await accounts.redeem_stream_ticket(ticket, job_id) is None
 
 
 async def test_a_ticket_is_stored_hashed(
-    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+    accounts: AccountStore, alice: User, alices: Credential, database: Database, clock: FakeClock
 ) -> None:
     job_id = await new_job(database, clock)
-    ticket = await accounts.issue_stream_ticket(alice, job_id, ttl_s=30)
+    ticket = await accounts.issue_stream_ticket(alices, job_id, ttl_s=30)
 
     async with database.connect() as conn:
         (row,) = (await conn.execute(sa.select(stream_tickets))).all()
@@ -196,10 +214,10 @@ async def test_a_ticket_is_stored_hashed(
 
 
 async def test_a_ticket_is_only_for_its_job(
-    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+    accounts: AccountStore, alice: User, alices: Credential, database: Database, clock: FakeClock
 ) -> None:
     job_id, other_job = await new_job(database, clock), await new_job(database, clock)
-    ticket = await accounts.issue_stream_ticket(alice, job_id)
+    ticket = await accounts.issue_stream_ticket(alices, job_id)
 
     assert await accounts.redeem_stream_ticket(ticket, other_job) is None
     assert await accounts.redeem_stream_ticket("not-a-ticket", job_id) is None
@@ -207,11 +225,11 @@ async def test_a_ticket_is_only_for_its_job(
 
 
 async def test_a_ticket_expires(
-    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+    accounts: AccountStore, alice: User, alices: Credential, database: Database, clock: FakeClock
 ) -> None:
     job_id = await new_job(database, clock)
-    early = await accounts.issue_stream_ticket(alice, job_id, ttl_s=60)
-    late = await accounts.issue_stream_ticket(alice, job_id, ttl_s=60)
+    early = await accounts.issue_stream_ticket(alices, job_id, ttl_s=60)
+    late = await accounts.issue_stream_ticket(alices, job_id, ttl_s=60)
 
     clock.advance(59.9)
     assert await accounts.redeem_stream_ticket(early, job_id) == alice
@@ -220,12 +238,12 @@ async def test_a_ticket_expires(
 
 
 async def test_purge_removes_only_expired_tickets(
-    accounts: AccountStore, alice: User, database: Database, clock: FakeClock
+    accounts: AccountStore, alice: User, alices: Credential, database: Database, clock: FakeClock
 ) -> None:
     job_id = await new_job(database, clock)
-    await accounts.issue_stream_ticket(alice, job_id, ttl_s=10)
-    await accounts.issue_stream_ticket(alice, job_id, ttl_s=10)
-    lasting = await accounts.issue_stream_ticket(alice, job_id, ttl_s=100)
+    await accounts.issue_stream_ticket(alices, job_id, ttl_s=10)
+    await accounts.issue_stream_ticket(alices, job_id, ttl_s=10)
+    lasting = await accounts.issue_stream_ticket(alices, job_id, ttl_s=100)
 
     clock.advance(10)
     assert await accounts.purge_expired_tickets() == 2
@@ -234,7 +252,12 @@ async def test_purge_removes_only_expired_tickets(
 
 
 async def test_concurrent_redeems_let_exactly_one_through(
-    accounts: AccountStore, alice: User, database: Database, clock: FakeClock, database_url: str
+    accounts: AccountStore,
+    alice: User,
+    alices: Credential,
+    database: Database,
+    clock: FakeClock,
+    database_url: str,
 ) -> None:
     """Two engines (as two API processes would have), racing on each of several tickets."""
     job_id = await new_job(database, clock)
@@ -242,7 +265,7 @@ async def test_concurrent_redeems_let_exactly_one_through(
     try:
         stores = [accounts, AccountStore(second, clock)]
         for _ in range(5):
-            ticket = await accounts.issue_stream_ticket(alice, job_id)
+            ticket = await accounts.issue_stream_ticket(alices, job_id)
             outcomes = await asyncio.gather(
                 *(store.redeem_stream_ticket(ticket, job_id) for store in stores * 3)
             )
@@ -250,3 +273,113 @@ async def test_concurrent_redeems_let_exactly_one_through(
             assert outcomes.count(None) == len(outcomes) - 1
     finally:
         await second.dispose()
+
+
+async def test_revoking_the_token_that_asked_ends_its_ticket(
+    accounts: AccountStore, alice: User, alices: Credential, database: Database, clock: FakeClock
+) -> None:
+    job_id = await new_job(database, clock)
+    laptop = await credential_of(accounts, await accounts.issue_token(alice, "laptop"))
+    from_revoked = await accounts.issue_stream_ticket(alices, job_id)
+    from_laptop = await accounts.issue_stream_ticket(laptop, job_id)
+    async with database.transaction() as conn:  # revoke one of alice's two tokens
+        await conn.execute(
+            api_tokens.update()
+            .where(api_tokens.c.id == alices.token_id)
+            .values(revoked_at=clock.now())
+        )
+
+    assert await accounts.redeem_stream_ticket(from_revoked, job_id) is None
+    assert await accounts.redeem_stream_ticket(from_laptop, job_id) == alice
+
+
+async def test_revoking_a_users_tokens_ends_their_tickets(
+    accounts: AccountStore, alices: Credential, database: Database, clock: FakeClock
+) -> None:
+    job_id = await new_job(database, clock)
+    ticket = await accounts.issue_stream_ticket(alices, job_id)
+
+    await accounts.revoke_tokens("alice")
+
+    assert await accounts.redeem_stream_ticket(ticket, job_id) is None
+
+
+async def test_a_user_holds_a_bounded_number_of_unused_tickets(
+    accounts: AccountStore, alice: User, alices: Credential, database: Database, clock: FakeClock
+) -> None:
+    job_id = await new_job(database, clock)
+    bob = await accounts.create_user("bob", "Acme", "teacher")
+    bobs = await credential_of(accounts, await accounts.issue_token(bob))
+    first = await accounts.issue_stream_ticket(alices, job_id, ttl_s=60, max_live=3)
+    clock.advance(10)
+    for _ in range(2):
+        await accounts.issue_stream_ticket(alices, job_id, ttl_s=60, max_live=3)
+
+    with pytest.raises(TicketLimitError, match="at most 3 unused") as refused:
+        await accounts.issue_stream_ticket(alices, job_id, ttl_s=60, max_live=3)
+    assert refused.value.retry_after_s == 50  # when the first one expires
+    await accounts.issue_stream_ticket(bobs, job_id, ttl_s=60, max_live=3)  # others are not held
+
+    assert await accounts.redeem_stream_ticket(first, job_id) == alice  # a used one frees a place
+    await accounts.issue_stream_ticket(alices, job_id, ttl_s=60, max_live=3)
+    clock.advance(60)  # so does an expired one
+    await accounts.issue_stream_ticket(alices, job_id, ttl_s=60, max_live=3)
+
+
+async def test_the_ticket_cap_holds_across_processes(
+    accounts: AccountStore,
+    alices: Credential,
+    database: Database,
+    clock: FakeClock,
+    database_url: str,
+) -> None:
+    """Two engines (as two API processes would have) asking at once, over the cap."""
+    job_id = await new_job(database, clock)
+    second = Database(database_url)
+    try:
+        stores = [accounts, AccountStore(second, clock)]
+        outcomes = await asyncio.gather(
+            *(store.issue_stream_ticket(alices, job_id, max_live=4) for store in stores * 5),
+            return_exceptions=True,
+        )
+    finally:
+        await second.dispose()
+    issued = [outcome for outcome in outcomes if isinstance(outcome, str)]
+    refused = [outcome for outcome in outcomes if isinstance(outcome, TicketLimitError)]
+    assert (len(issued), len(refused)) == (4, 6)
+    async with database.connect() as conn:
+        assert (
+            await conn.execute(sa.select(sa.func.count()).select_from(stream_tickets))
+        ).scalar() == 4
+
+
+# --- the credential cache -------------------------------------------------------
+
+
+async def test_a_cached_token_outlives_a_revocation_elsewhere_by_at_most_the_cache_time(
+    alice: User, database: Database, clock: FakeClock
+) -> None:
+    api_process = AccountStore(database, clock, cache_s=5)
+    command_line = AccountStore(database, clock)
+    token = await command_line.issue_token(alice)
+    assert await api_process.authenticate(token) == alice
+
+    await command_line.revoke_tokens("alice")
+
+    clock.advance(4.9)
+    assert await api_process.authenticate(token) == alice  # remembered
+    clock.advance(0.1)
+    assert await api_process.authenticate(token) is None
+    assert await command_line.authenticate(token) is None  # no cache: at once
+
+
+async def test_a_revocation_in_the_same_process_applies_at_once(
+    alice: User, database: Database, clock: FakeClock
+) -> None:
+    cached = AccountStore(database, clock, cache_s=5)
+    token = await cached.issue_token(alice)
+    assert await cached.authenticate(token) == alice
+
+    await cached.revoke_tokens("alice")
+
+    assert await cached.authenticate(token) is None

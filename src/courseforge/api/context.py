@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from courseforge.api.errors import ApiError
 from courseforge.api.metrics import ApiMetrics
 from courseforge.domain.accounts import User
 from courseforge.runtime import Runtime
+from courseforge.store.accounts import Credential
 from courseforge.store.course_listing import CourseListing
 from courseforge.store.idempotency import IdempotencyStore
 from courseforge.store.job_listing import JobListing
@@ -42,19 +44,42 @@ _bearer = HTTPBearer(auto_error=False, description="an API token from `coursefor
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def optional_user(context: Context, credentials: Credentials) -> User | None:
+async def optional_credential(context: Context, credentials: Credentials) -> Credential | None:
     if credentials is None:
         return None
-    user = await context.runtime.accounts.authenticate(credentials.credentials)
-    if user is None:
+    found = await context.runtime.accounts.credential(credentials.credentials)
+    if found is None:
         raise _unauthorized("the bearer token is unknown or revoked")
-    return user
+    return found
 
 
-async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
-    if user is None:
+OptionalCredential = Annotated[Credential | None, Depends(optional_credential)]
+
+
+async def optional_user(credential: OptionalCredential) -> User | None:
+    return credential.user if credential else None
+
+
+async def current_credential(credential: OptionalCredential) -> Credential:
+    """The token's user and which token it is (what a stream ticket is tied to)."""
+    if credential is None:
         raise _unauthorized("send an API token: Authorization: Bearer <token>")
-    return user
+    return credential
+
+
+async def current_user(credential: OptionalCredential) -> User:
+    return (await current_credential(credential)).user
+
+
+async def metrics_reader(context: Context, credentials: Credentials) -> None:
+    """With COURSEFORGE_METRICS_TOKEN set, /metrics wants it as the bearer token (compared
+    in constant time); without, /metrics is open."""
+    expected = context.runtime.settings.metrics_token
+    if expected is None:
+        return
+    given = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise _unauthorized("send the metrics token: Authorization: Bearer <token>")
 
 
 async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
@@ -64,6 +89,7 @@ async def current_admin(user: Annotated[User, Depends(current_user)]) -> User:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+CurrentCredential = Annotated[Credential, Depends(current_credential)]
 CurrentAdmin = Annotated[User, Depends(current_admin)]
 
 

@@ -20,6 +20,7 @@ from courseforge.queue.quotas import CreationRateExceededError
 from courseforge.store.course_listing import CourseNotFoundError, CourseNotReadyError
 from courseforge.store.job_store import JobNotFoundError
 from courseforge.store.pages import InvalidCursorError
+from courseforge.store.stream_tickets import TicketLimitError
 
 
 class FieldError(BaseModel):
@@ -114,6 +115,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _over_rate(request: Request, error: CreationRateExceededError) -> JSONResponse:
         retry_after = max(1, round(error.retry_after_s))
         return error_response(429, str(error), {"Retry-After": str(retry_after)})
+
+    @app.exception_handler(TicketLimitError)
+    async def _over_tickets(request: Request, error: TicketLimitError) -> JSONResponse:
+        return error_response(429, str(error), {"Retry-After": str(error.retry_after_s)})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -3,6 +3,10 @@
 Tokens and tickets are stored as their SHA-256 only: a stolen database copy holds no
 usable credential, and a lookup by hash compares nothing secret in Python (no timing
 leak about the token). The token itself is shown once, when it is issued.
+
+A stream ticket belongs to the token that asked for it: it stops working when that token
+is revoked. A user holds at most a few unused tickets at a time, counted in the database
+so that the cap holds across API processes and bounds the table.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ import sqlalchemy as sa
 
 from courseforge.clock import Clock, SystemClock
 from courseforge.domain.accounts import Role, User
+from courseforge.store import stream_tickets
+from courseforge.store.credential_cache import CredentialCache
 from courseforge.store.database import Database
-from courseforge.store.tables import api_tokens, organizations, stream_tickets, users
+from courseforge.store.stream_tickets import DEFAULT_LIVE_TICKETS
+from courseforge.store.tables import api_tokens, organizations, users
 
 # The owner of jobs started from this machine's command line.
 LOCAL_USER, LOCAL_ORGANIZATION = "local", "local"
@@ -45,6 +52,14 @@ class UserNotFoundError(LookupError):
 
 
 @dataclass(frozen=True)
+class Credential:
+    """A working API token: whose it is, and which one (a stream ticket names it)."""
+
+    user: User
+    token_id: str
+
+
+@dataclass(frozen=True)
 class UserSummary:
     name: str
     organization: str
@@ -59,9 +74,17 @@ def secret_digest(secret: str) -> str:
 
 
 class AccountStore:
-    def __init__(self, database: Database, clock: Clock | None = None) -> None:
+    """`cache_s` > 0 remembers a token's user for that long (see CredentialCache): a token
+    revoked elsewhere keeps working here for at most that long."""
+
+    def __init__(
+        self, database: Database, clock: Clock | None = None, *, cache_s: float = 0.0
+    ) -> None:
         self._database = database
         self._clock = clock or SystemClock()
+        self._credentials: CredentialCache[Credential] = CredentialCache(
+            cache_s, self._clock.monotonic
+        )
 
     # --- users ------------------------------------------------------------------
 
@@ -160,12 +183,21 @@ class AccountStore:
 
     async def authenticate(self, token: str) -> User | None:
         """The token's user; None for an unknown, malformed or revoked token."""
+        found = await self.credential(token)
+        return found.user if found else None
+
+    async def credential(self, token: str) -> Credential | None:
+        """The token's user and id; None for an unknown, malformed or revoked token."""
         if not TOKEN_PATTERN.fullmatch(token):
             return None
+        digest = secret_digest(token)
+        cached = self._credentials.get(digest)
+        if cached is not None:
+            return cached
         statement = (
             sa.select(users, api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at)
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
-            .where(api_tokens.c.token_hash == secret_digest(token))
+            .where(api_tokens.c.token_hash == digest)
             .where(api_tokens.c.revoked_at.is_(None))
         )
         async with self._database.connect() as conn:
@@ -173,7 +205,9 @@ class AccountStore:
         if row is None:
             return None
         await self._record_use(row.token_id, row.last_used_at)
-        return _user(row)
+        found = Credential(_user(row), row.token_id)
+        self._credentials.put(digest, found)
+        return found
 
     async def revoke_tokens(self, user_name: str) -> int:
         """Revokes every working token of the user (rows are kept); how many there were."""
@@ -186,7 +220,9 @@ class AccountStore:
             .values(revoked_at=self._clock.now())
         )
         async with self._database.transaction() as conn:
-            return (await conn.execute(statement)).rowcount
+            revoked = (await conn.execute(statement)).rowcount
+        self._credentials.clear()  # revocation is rare: forget every token, not just these
+        return revoked
 
     async def _record_use(self, token_id: str, last_used_at: datetime | None) -> None:
         now = self._clock.now()
@@ -203,46 +239,50 @@ class AccountStore:
         async with self._database.transaction() as conn:
             await conn.execute(statement)
 
-    # --- stream tickets ---------------------------------------------------------
+    # --- stream tickets (their statements: store/stream_tickets.py) ------------------
 
-    async def issue_stream_ticket(self, user: User, job_id: str, ttl_s: float = 60) -> str:
-        """A single-use credential for one job's event stream, valid for `ttl_s` seconds."""
+    async def issue_stream_ticket(
+        self,
+        credential: Credential,
+        job_id: str,
+        ttl_s: float = 60,
+        max_live: int = DEFAULT_LIVE_TICKETS,
+    ) -> str:
+        """A single-use credential for one job's event stream, valid for `ttl_s` seconds
+        and while the token in `credential` is not revoked.
+
+        Raises stream_tickets.TicketLimitError when the user already holds `max_live` unused tickets.
+        """
         ticket = secrets.token_urlsafe(32)
+        now = self._clock.now()
         async with self._database.transaction() as conn:
-            await conn.execute(
-                stream_tickets.insert().values(
-                    ticket_hash=secret_digest(ticket),
-                    user_id=user.id,
-                    job_id=job_id,
-                    expires_at=self._clock.now() + timedelta(seconds=ttl_s),
-                )
+            await stream_tickets.add_ticket(
+                conn,
+                secret_digest(ticket),
+                credential.user.id,
+                credential.token_id,
+                job_id,
+                now=now,
+                expires_at=now + timedelta(seconds=ttl_s),
+                max_live=max_live,
             )
         return ticket
 
     async def redeem_stream_ticket(self, ticket: str, job_id: str) -> User | None:
         """The ticket's user, once: the DELETE that finds the ticket also consumes it.
 
-        None for an unknown, used or expired ticket, or one issued for another job (which
-        stays valid for its own job).
+        None for an unknown, used or expired ticket, one issued for another job (which
+        stays valid for its own job), or one whose token was revoked since.
         """
-        statement = (
-            stream_tickets.delete()
-            .where(stream_tickets.c.ticket_hash == secret_digest(ticket))
-            .where(stream_tickets.c.job_id == job_id)
-            .where(stream_tickets.c.expires_at > self._clock.now())
-            .returning(stream_tickets.c.user_id)
-        )
         async with self._database.transaction() as conn:
-            user_id = (await conn.execute(statement)).scalar()
-            if user_id is None:
-                return None
-            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+            row = await stream_tickets.consume_ticket(
+                conn, secret_digest(ticket), job_id, self._clock.now()
+            )
         return _user(row) if row else None
 
     async def purge_expired_tickets(self) -> int:
-        statement = stream_tickets.delete().where(stream_tickets.c.expires_at <= self._clock.now())
         async with self._database.transaction() as conn:
-            return (await conn.execute(statement)).rowcount
+            return await stream_tickets.delete_expired(conn, self._clock.now())
 
 
 def _user(row: Any) -> User:

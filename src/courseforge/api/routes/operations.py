@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
-from courseforge.api.context import Context, CurrentAdmin
+from courseforge.api.context import Context, CurrentAdmin, metrics_reader
 from courseforge.api.errors import ApiError, responses
 from courseforge.api.schemas import Health
 from courseforge.store.database import current_revision, head_revision
@@ -39,9 +39,15 @@ async def readyz(context: Context) -> Health:
     return Health(status="ok", database="reachable", migration=revision)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, **responses(401)},
+    dependencies=[Depends(metrics_reader)],
+)
 async def metrics(context: Context) -> Response:
-    """Prometheus text: HTTP latency by route, jobs, queue, LLM usage, open streams."""
+    """Prometheus text: HTTP latency by route, jobs, queue, LLM usage, open streams.
+    With COURSEFORGE_METRICS_TOKEN set, only for `Authorization: Bearer <that token>`."""
     gauges = await read_gauges(context.runtime.database, context.runtime.clock.now())
     return Response(
         context.metrics.render(gauges), media_type="text/plain; version=0.0.4; charset=utf-8"
