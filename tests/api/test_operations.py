@@ -22,7 +22,8 @@ async def test_metrics_count_requests_by_route_jobs_and_llm_use(api: LiveApi) ->
     async with api.client("alice") as client:
         await approved_outline(client)
         for _ in range(3):
-            assert (await client.get("/api/jobs/no-such-job")).status_code == 404
+            unknown = "/api/jobs/0b5e6c1a-2d3f-4a5b-8c7d-9e0f1a2b3c4d"
+            assert (await client.get(unknown)).status_code == 404
         text = (await client.get("/metrics")).text
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value

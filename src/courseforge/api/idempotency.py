@@ -4,19 +4,28 @@ The key is claimed before the request runs, so of two requests racing with one k
 only one runs; the other is told to come back (409, Retry-After: 1). Only answers that
 mean "this was done" (2xx, and the 409 of a duplicate job) are kept; a refusal that may
 change (429, 5xx) frees the key, so the client can retry with it.
+
+`EnqueueOnce` is the flow of the routes that queue a job: enqueue under the key, 202 for
+a new job, 409 naming the identical job already queued.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 
+from courseforge.api.context import Context, CurrentUser
 from courseforge.api.errors import ApiError
+from courseforge.api.params import declared_text
+from courseforge.api.schemas import Queued
 from courseforge.domain.accounts import User
+from courseforge.queue.job_queue import Enqueued
 from courseforge.store.idempotency import (
     PENDING,
     IdempotencyStore,
@@ -25,7 +34,50 @@ from courseforge.store.idempotency import (
 )
 
 MAX_KEY_LENGTH = 200
+# Visible ASCII, inner spaces allowed: what a header carries unchanged.
+VALID_KEY = re.compile(rf"[!-~](?:[ -~]{{0,{MAX_KEY_LENGTH - 2}}}[!-~])?")
+IdempotencyKey = Annotated[
+    str | None,
+    Header(description="repeat-safe POST: same key, same answer"),
+    declared_text(f"^{VALID_KEY.pattern}$"),
+]
 Answer = tuple[int, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class IdempotentEnqueue:
+    """A POST that queues a job, under the request's Idempotency-Key if it has one."""
+
+    request: Request
+    user: User
+    key: str | None
+    store: IdempotencyStore
+
+    async def __call__(
+        self, enqueue: Callable[[], Awaitable[Enqueued]], *, duplicate: str
+    ) -> JSONResponse:
+        """`duplicate` says what the identical job already queued is, in the 409."""
+
+        async def produce() -> Answer:
+            return queued_answer(await enqueue(), duplicate)
+
+        return await idempotent(self.request, self.user, self.key, self.store, produce)
+
+
+async def _enqueue_once(
+    request: Request, context: Context, user: CurrentUser, idempotency_key: IdempotencyKey = None
+) -> IdempotentEnqueue:
+    return IdempotentEnqueue(request, user, idempotency_key, context.idempotency)
+
+
+EnqueueOnce = Annotated[IdempotentEnqueue, Depends(_enqueue_once)]
+
+
+def queued_answer(queued: Enqueued, duplicate: str) -> Answer:
+    if not queued.created:
+        return 409, {"detail": f"{duplicate}: job {queued.job_id}", "job_id": queued.job_id}
+    queued_body = Queued(job_id=queued.job_id, course_id=queued.course_id)
+    return 202, queued_body.model_dump(exclude_none=True)
 
 
 async def idempotent(
@@ -71,7 +123,7 @@ def _replay(held: StoredResponse, fingerprint: str) -> JSONResponse:
 
 
 def _check_key(key: str) -> None:
-    if not key or len(key) > MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
+    if not VALID_KEY.fullmatch(key):
         raise ApiError(
             400, f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"
         )

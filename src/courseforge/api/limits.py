@@ -65,7 +65,12 @@ class RequestGuard:
         if method not in BODY_METHODS:
             return None
         length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+        if (
+            length is not None
+            and length.isascii()
+            and length.isdigit()
+            and int(length) > self.max_body_bytes
+        ):
             return 413, f"the request body is over the limit of {self.max_body_bytes} bytes"
         if length not in (None, "0"):
             kind = headers.get("content-type", "").split(";")[0].strip().lower()

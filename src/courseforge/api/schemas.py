@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from courseforge.api.params import ID_PATTERN
 from courseforge.domain.outline import CourseOutline
 from courseforge.store.course_listing import CourseDetail, CourseSummary, VersionSummary
 from courseforge.store.job_eta import percent_done
@@ -27,7 +28,9 @@ class CourseCreate(BaseModel):
 
     outline: CourseOutline
     outline_job_id: str | None = Field(
-        default=None, description="the outline job it came from: its brief is reused"
+        default=None,
+        pattern=ID_PATTERN,
+        description="the outline job it came from: its brief is reused",
     )
     tasks_per_lesson: int = Field(default=3, ge=1, le=6)
     questions_per_quiz: int = Field(default=4, ge=1, le=12)

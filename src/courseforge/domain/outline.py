@@ -28,7 +28,9 @@ class CourseRequest(BaseModel):
     tasks_per_lesson: int = Field(default=3, ge=1, le=6)
     questions_per_quiz: int = Field(default=4, ge=1, le=12)
     source_material: Annotated[str, AfterValidator(printable)] | None = Field(
-        default=None, max_length=MAX_SOURCE_CHARS
+        default=None,
+        max_length=MAX_SOURCE_CHARS,
+        json_schema_extra={"pattern": r"\S"},  # declares _source_not_blank
     )
 
     @model_validator(mode="after")

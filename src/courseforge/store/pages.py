@@ -3,23 +3,30 @@
 The cursor holds the last row's (created_at, id) and the next page takes the rows strictly
 before it (keyset pagination): a row inserted meanwhile is newer than every row already
 shown, so it never shifts nor repeats the rows of later pages, as an OFFSET would.
+
+Its text, `<microseconds since 1970>.<row id>`, is exactly what CURSOR_PATTERN says: an
+API can declare the pattern, and every cursor that matches it is a position (perhaps
+one with no row after it) that the database can compare.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 T = TypeVar("T")
-MAX_CURSOR_LENGTH = 200
-MAX_ID_LENGTH = 36
+# Rows' ids are str(uuid.uuid4()), made by the store.
+ROW_ID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+CURSOR_PATTERN = rf"^[0-9]{{1,16}}\.{ROW_ID_PATTERN}$"  # 16 digits: until the year 2286
+_CURSOR = re.compile(rf"(?P<micros>[0-9]{{1,16}})\.(?P<id>{ROW_ID_PATTERN})")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class InvalidCursorError(ValueError):
@@ -47,23 +54,15 @@ class Position:
 
 
 def encode_cursor(position: Position) -> str:
-    text = f"{position.created_at.astimezone(UTC).isoformat()}|{position.id}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    micros = (position.created_at.astimezone(UTC) - _EPOCH) // _MICROSECOND
+    return f"{micros}.{position.id}"
 
 
 def decode_cursor(cursor: str) -> Position:
-    if not cursor or len(cursor) > MAX_CURSOR_LENGTH:
+    found = _CURSOR.fullmatch(cursor)
+    if found is None:
         raise InvalidCursorError(cursor)
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-        moment, row_id = text.split("|", 1)
-        created_at = datetime.fromisoformat(moment)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise InvalidCursorError(cursor) from error
-    if created_at.tzinfo is None or not row_id or len(row_id) > MAX_ID_LENGTH:
-        raise InvalidCursorError(cursor)
-    return Position(created_at, row_id)
+    return Position(_EPOCH + int(found["micros"]) * _MICROSECOND, found["id"])
 
 
 async def fetch_page(

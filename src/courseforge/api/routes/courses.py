@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from courseforge.api.caching import NOT_MODIFIED, unless_unchanged
 from courseforge.api.context import Context, CurrentUser
 from courseforge.api.errors import ApiError, not_found, responses
-from courseforge.api.idempotency import Answer, idempotent
+from courseforge.api.idempotency import EnqueueOnce
+from courseforge.api.params import CourseId, Cursor
 from courseforge.api.routes.jobs import visible_snapshot
-from courseforge.api.routes.outlines import IdempotencyKey, queued_answer
 from courseforge.api.schemas import (
     CourseCreate,
     CourseDetailOut,
@@ -26,9 +26,10 @@ from courseforge.api.schemas import (
 )
 from courseforge.domain.accounts import User
 from courseforge.domain.course import Course
-from courseforge.domain.outline import CourseRequest
+from courseforge.domain.outline import CourseRequest, OutlineRequest
 from courseforge.export.html import course_html
 from courseforge.export.markdown import course_to_markdown
+from courseforge.queue.job_queue import Enqueued
 
 router = APIRouter(prefix="/api/courses", tags=["courses"])
 ExportFormat = Literal["json", "markdown", "html"]
@@ -42,27 +43,21 @@ MEDIA_TYPES = {"json": "application/json", "markdown": "text/markdown", "html": 
     responses=responses(400, 401, 404, 409, 413, 415, 422, 429),
 )
 async def create_course(
-    body: CourseCreate,
-    request: Request,
-    context: Context,
-    user: CurrentUser,
-    idempotency_key: IdempotencyKey = None,
+    body: CourseCreate, context: Context, user: CurrentUser, enqueue_once: EnqueueOnce
 ) -> JSONResponse:
     """Queues generation of a course from an approved (possibly edited) outline."""
 
-    async def produce() -> Answer:
-        brief = await _brief(context, user, body)
-        queued = await context.runtime.queue.enqueue_course(
-            brief,
+    async def enqueue() -> Enqueued:
+        return await context.runtime.queue.enqueue_course(
+            await _brief(context, user, body),
             user,
             body.outline,
             priority=body.priority,
             auto_publish=body.auto_publish,
             rate_limited=True,
         )
-        return queued_answer(queued, "this outline is already being generated")
 
-    return await idempotent(request, user, idempotency_key, context.idempotency, produce)
+    return await enqueue_once(enqueue, duplicate="this outline is already being generated")
 
 
 @router.get("", response_model=CoursePage, responses=responses(400, 401, 422))
@@ -71,7 +66,7 @@ async def list_courses(
     user: CurrentUser,
     status: Literal["draft", "published"] | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
 ) -> CoursePage:
     """Your courses (an admin: the organization's), newest first."""
     page = await context.courses.list_courses(user, limit=limit, cursor=cursor, status=status)
@@ -84,7 +79,7 @@ async def list_courses(
     responses={**responses(401, 404, 422), **NOT_MODIFIED},
 )
 async def get_course(
-    course_id: str,
+    course_id: CourseId,
     context: Context,
     user: CurrentUser,
     response: Response,
@@ -101,7 +96,9 @@ async def get_course(
     response_model=list[VersionOut],
     responses=responses(401, 404, 422),
 )
-async def course_versions(course_id: str, context: Context, user: CurrentUser) -> list[VersionOut]:
+async def course_versions(
+    course_id: CourseId, context: Context, user: CurrentUser
+) -> list[VersionOut]:
     """Every stored version of the course, oldest first."""
     return [version_out(v) for v in await context.courses.versions(course_id, user)]
 
@@ -109,7 +106,7 @@ async def course_versions(course_id: str, context: Context, user: CurrentUser) -
 @router.post(
     "/{course_id}/publish", response_model=CourseOut, responses=responses(401, 404, 409, 422)
 )
-async def publish_course(course_id: str, context: Context, user: CurrentUser) -> CourseOut:
+async def publish_course(course_id: CourseId, context: Context, user: CurrentUser) -> CourseOut:
     """Publishes the course's current version (again: no change)."""
     return course_out(await context.courses.publish(course_id, user))
 
@@ -126,7 +123,7 @@ async def publish_course(course_id: str, context: Context, user: CurrentUser) ->
     response_class=Response,
 )
 async def export_course(
-    course_id: str,
+    course_id: CourseId,
     context: Context,
     user: CurrentUser,
     format: ExportFormat = "json",
@@ -159,13 +156,13 @@ async def _detail(
 
 async def _brief(context: Context, user: User, body: CourseCreate) -> CourseRequest:
     """The outline job's brief when named (it may hold source material), else one made from
-    the outline itself."""
+    the outline itself; shaped like the outline either way."""
     outline = body.outline
     if body.outline_job_id is not None:
         snapshot = await visible_snapshot(context, body.outline_job_id, user)
-        if snapshot.job.kind != "outline":
+        if not isinstance(snapshot.job.request, OutlineRequest):
             raise not_found("outline job", body.outline_job_id)
-        base = snapshot.job.request.model_dump(exclude={"candidates"})
+        base = snapshot.job.request.brief().model_dump()
     else:
         base = {"topic": outline.title}
     base.update(

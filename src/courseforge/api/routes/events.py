@@ -7,14 +7,16 @@ and never queries per client again. It ends after the job's last event.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from courseforge.api.context import Context, CurrentCredential, optional_user
+from courseforge.api.context import Context, CurrentUser, optional_user
 from courseforge.api.errors import ApiError, responses
+from courseforge.api.params import JobId, declared_text
 from courseforge.api.routes.jobs import visible_snapshot
 from courseforge.api.schemas import StreamTicket
 from courseforge.domain.accounts import User
@@ -23,10 +25,14 @@ from courseforge.domain.events import TERMINAL_EVENTS, JobEvent
 router = APIRouter(prefix="/api/jobs", tags=["events"])
 TICKET_TTL_S = 60.0
 FINISHED = frozenset({"completed", "failed", "cancelled"})
+MAX_EVENT_ID_DIGITS = 18  # below 2**63, the column's range
+# ASCII digits: `²` and `①` are digits to str.isdigit but not to int().
+_EVENT_ID = re.compile(rf"[0-9]{{0,{MAX_EVENT_ID_DIGITS}}}")
+_EVENT_ID_RULE = declared_text(f"^{_EVENT_ID.pattern}$")
 
 
 async def stream_user(
-    job_id: str,
+    job_id: JobId,
     context: Context,
     user: Annotated[User | None, Depends(optional_user)],
     ticket: Annotated[
@@ -57,16 +63,24 @@ async def stream_user(
     response_class=EventSourceResponse,
 )
 async def job_events(
-    job_id: str,
+    job_id: JobId,
     request: Request,
     context: Context,
     user: Annotated[User, Depends(stream_user)],
-    last_event_id: Annotated[str | None, Header(description="resume after this event id")] = None,
-    last_event_id_query: Annotated[str | None, Query(alias="last_event_id", max_length=20)] = None,
+    last_event_id: Annotated[
+        str | None, Header(description="resume after this event id"), _EVENT_ID_RULE
+    ] = None,
+    last_event_id_query: Annotated[
+        str | None,
+        Query(alias="last_event_id", description="Last-Event-ID, for clients without headers"),
+        _EVENT_ID_RULE,
+    ] = None,
 ) -> EventSourceResponse:
     """The job's events: replays what came after Last-Event-ID, then follows live."""
     snapshot = await visible_snapshot(context, job_id, user)
-    after = _event_id(last_event_id if last_event_id is not None else last_event_id_query)
+    # Both checked, whichever is used: the header when it names an event, else the query.
+    from_header, from_query = _event_id(last_event_id), _event_id(last_event_id_query)
+    after = from_header if last_event_id else from_query
     finished = snapshot.job.status in FINISHED
     heartbeat = context.runtime.settings.sse_heartbeat_s
     return EventSourceResponse(
@@ -78,18 +92,12 @@ async def job_events(
     "/{job_id}/stream-ticket",
     status_code=201,
     response_model=StreamTicket,
-    responses=responses(401, 404, 422, 429),
+    responses=responses(401, 404, 422),
 )
-async def stream_ticket(
-    job_id: str, context: Context, credential: CurrentCredential
-) -> StreamTicket:
-    """A single-use ticket for this job's stream, for clients that cannot send headers.
-    It works while the token that asked for it does; a user holds a few unused at most."""
-    await visible_snapshot(context, job_id, credential.user)
-    limit = context.runtime.settings.stream_tickets_per_user
-    ticket = await context.runtime.accounts.issue_stream_ticket(
-        credential, job_id, TICKET_TTL_S, max_live=limit
-    )
+async def stream_ticket(job_id: JobId, context: Context, user: CurrentUser) -> StreamTicket:
+    """A single-use ticket for this job's stream, for clients that cannot send headers."""
+    await visible_snapshot(context, job_id, user)
+    ticket = await context.runtime.accounts.issue_stream_ticket(user, job_id, TICKET_TTL_S)
     url = f"/api/jobs/{job_id}/events?ticket={ticket}"
     return StreamTicket(ticket=ticket, expires_in=TICKET_TTL_S, url=url)
 
@@ -127,6 +135,10 @@ def _sse(event_id: int, event: JobEvent) -> ServerSentEvent:
 def _event_id(raw: str | None) -> int:
     if raw is None or raw == "":
         return 0
-    if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(400, f"Last-Event-ID must be an event id (a whole number), not {raw!r}")
+    if not _EVENT_ID.fullmatch(raw):
+        raise ApiError(
+            400,
+            f"Last-Event-ID must be an event id (up to {MAX_EVENT_ID_DIGITS} digits 0-9), "
+            f"not {raw[:40]!r}",
+        )
     return int(raw)

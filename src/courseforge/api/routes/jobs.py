@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from courseforge.api.caching import NOT_MODIFIED, unless_unchanged
 from courseforge.api.context import Context, CurrentUser
 from courseforge.api.errors import ApiError, not_found, responses
+from courseforge.api.params import Cursor, JobId
 from courseforge.api.schemas import (
     JobAction,
     JobOut,
@@ -21,7 +22,6 @@ from courseforge.api.schemas import (
 from courseforge.store.job_listing import JobSnapshot, StatusFilter
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
-JobId = Annotated[str, "a job id"]
 MAX_PAGE = 200
 
 
@@ -31,7 +31,7 @@ async def list_jobs(
     user: CurrentUser,
     status: Annotated[StatusFilter | None, Query(description="a status, or active")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
 ) -> JobPage:
     """Your jobs (an admin: the organization's), newest first, a page at a time."""
     page = await context.jobs.list_jobs(user, status=status, limit=limit, cursor=cursor)
@@ -44,7 +44,7 @@ async def list_jobs(
     responses={**responses(401, 404, 422), **NOT_MODIFIED},
 )
 async def get_job(
-    job_id: str,
+    job_id: JobId,
     context: Context,
     user: CurrentUser,
     response: Response,
@@ -56,7 +56,7 @@ async def get_job(
 
 
 @router.get("/{job_id}/logs", response_model=LogPage, responses=responses(401, 404, 422))
-async def job_logs(job_id: str, context: Context, user: CurrentUser) -> LogPage:
+async def job_logs(job_id: JobId, context: Context, user: CurrentUser) -> LogPage:
     """The job's log lines and how it ended, oldest first."""
     lines = await context.jobs.logs(job_id, user)
     return LogPage(items=[log_entry(line) for line in lines])
@@ -68,7 +68,7 @@ async def job_logs(job_id: str, context: Context, user: CurrentUser) -> LogPage:
     response_model=JobAction,
     responses=responses(401, 404, 409, 422),
 )
-async def cancel_job(job_id: str, context: Context, user: CurrentUser) -> JobAction:
+async def cancel_job(job_id: JobId, context: Context, user: CurrentUser) -> JobAction:
     """Cancels a pending job at once, a running one within one unit of work."""
     await visible_snapshot(context, job_id, user)
     outcome = await context.runtime.queue.cancel(job_id)
@@ -89,7 +89,7 @@ async def cancel_job(job_id: str, context: Context, user: CurrentUser) -> JobAct
     response_model=JobAction,
     responses=responses(401, 404, 409, 422),
 )
-async def retry_job(job_id: str, context: Context, user: CurrentUser) -> JobAction:
+async def retry_job(job_id: JobId, context: Context, user: CurrentUser) -> JobAction:
     """Queues a failed or cancelled job again; it resumes from its first unfinished unit."""
     snapshot = await visible_snapshot(context, job_id, user)
     if snapshot.job.status not in ("failed", "cancelled"):
