@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from courseforge.api.context import Context, CurrentUser, optional_user
+from courseforge.api.context import Context, CurrentCredential, optional_user
 from courseforge.api.errors import ApiError, responses
 from courseforge.api.params import JobId, declared_text
 from courseforge.api.routes.jobs import visible_snapshot
@@ -92,12 +92,18 @@ async def job_events(
     "/{job_id}/stream-ticket",
     status_code=201,
     response_model=StreamTicket,
-    responses=responses(401, 404, 422),
+    responses=responses(401, 404, 422, 429),
 )
-async def stream_ticket(job_id: JobId, context: Context, user: CurrentUser) -> StreamTicket:
-    """A single-use ticket for this job's stream, for clients that cannot send headers."""
-    await visible_snapshot(context, job_id, user)
-    ticket = await context.runtime.accounts.issue_stream_ticket(user, job_id, TICKET_TTL_S)
+async def stream_ticket(
+    job_id: JobId, context: Context, credential: CurrentCredential
+) -> StreamTicket:
+    """A single-use ticket for this job's stream, for clients that cannot send headers.
+    It works while the token that asked for it does; a user holds a few unused at most."""
+    await visible_snapshot(context, job_id, credential.user)
+    limit = context.runtime.settings.stream_tickets_per_user
+    ticket = await context.runtime.accounts.issue_stream_ticket(
+        credential, job_id, TICKET_TTL_S, max_live=limit
+    )
     url = f"/api/jobs/{job_id}/events?ticket={ticket}"
     return StreamTicket(ticket=ticket, expires_in=TICKET_TTL_S, url=url)
 
