@@ -56,7 +56,7 @@ def test_list_shows_newest_first_and_filters_by_status(database_url: str) -> Non
     listed = as_json(jobs(database_url, "list", "--json"))
     assert [job["id"] for job in listed] == [done, second, first]
     assert listed[0]["status"] == "completed"
-    assert listed[0]["items_completed"] == listed[0]["items_total"] > 0
+    assert listed[0]["progress"]["items_completed"] == listed[0]["progress"]["items_total"] > 0
     assert listed[2]["topic"] == "Rust ownership"
 
     pending = as_json(jobs(database_url, "list", "--status", "pending", "--json"))
@@ -86,7 +86,7 @@ def test_show_gives_the_snapshot(database_url: str) -> None:
     assert snapshot["course_id"] is not None
     assert snapshot["llm_calls"] > 0
     assert snapshot["tokens_in"] > 0
-    assert snapshot["duration_s"] >= 0
+    assert snapshot["duration_seconds"] >= 0
 
     text = jobs(database_url, "show", done)
     assert text.exit_code == 0, text.output

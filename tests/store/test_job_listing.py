@@ -16,6 +16,7 @@ from courseforge.domain.outline import CourseRequest
 from courseforge.store.database import Database
 from courseforge.store.job_listing import JobListing
 from courseforge.store.job_store import JobNotFoundError, JobStore
+from courseforge.store.job_view import snapshot_view
 from courseforge.store.pages import InvalidCursorError
 from tests.store.listing_helpers import VISIBILITY, People, insert_job
 
@@ -223,11 +224,11 @@ async def test_eta_comes_from_similar_completed_jobs(
     per_unit = fmean(seconds / units for seconds, units in history)
     snapshot = await listing.snapshot(running, people.owner)
     assert snapshot.eta_seconds == pytest.approx(per_unit * 7, abs=0.05)
-    assert snapshot.percent == 41  # 5 of 12, rounded down
+    assert snapshot_view(snapshot, clock.now()).progress.percent == 41  # 5 of 12, rounded down
     planned = round(fmean(units for _, units in history))
     pending = await listing.snapshot(queued, people.owner)
     assert pending.eta_seconds == pytest.approx(per_unit * planned, abs=0.05)
-    assert pending.percent == 0
+    assert snapshot_view(pending, clock.now()).progress.percent == 0
 
 
 async def test_eta_reads_only_the_last_50_runs(
@@ -253,14 +254,14 @@ async def test_no_eta_without_history_nor_for_finished_jobs(
     )
     listing = JobListing(database)
     assert (await listing.snapshot(running)).eta_seconds is None
-    assert (await listing.snapshot(running)).percent == 25
+    assert snapshot_view(await listing.snapshot(running), clock.now()).progress.percent == 25
 
     await add_history(database, people, clock, [(40.0, 4)])
     done = await insert_job(
         database, people.owner, clock.now(), status="completed", items_completed=4, items_total=4
     )
     assert (await listing.snapshot(done)).eta_seconds is None
-    assert (await listing.snapshot(done)).percent == 100
+    assert snapshot_view(await listing.snapshot(done), clock.now()).progress.percent == 100
     assert (await listing.snapshot(running)).eta_seconds == pytest.approx(30.0)
 
 

@@ -11,9 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from courseforge.api.params import ID_PATTERN
 from courseforge.domain.outline import CourseOutline
 from courseforge.store.course_listing import CourseDetail, CourseSummary, VersionSummary
-from courseforge.store.job_eta import percent_done
-from courseforge.store.job_listing import JobSnapshot, LogLine
-from courseforge.store.job_store import JobRecord
+from courseforge.store.job_listing import LogLine
+from courseforge.store.job_view import JobView
 
 
 class Queued(BaseModel):
@@ -38,43 +37,13 @@ class CourseCreate(BaseModel):
     priority: int = Field(default=0, ge=0, le=10, description="higher runs first")
 
 
-class Progress(BaseModel):
-    items_completed: int
-    items_total: int
-    percent: int
-    current_item: str | None
-
-
-class JobOut(BaseModel):
-    id: str
-    kind: str
-    status: str
-    step: str | None
-    topic: str
-    progress: Progress
-    eta_seconds: float | None
-    attempts: int
-    error: str | None
-    failed_unit: str | None
-    course_id: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_seconds: float | None
-    llm_calls: int
-    tokens_in: int
-    tokens_out: int
-    cost_usd: float
-    cancel_requested: bool = False
-
-
 class JobPage(BaseModel):
-    items: list[JobOut]
+    items: list[JobView]
     next_cursor: str | None
 
 
 class OutlineJobOut(BaseModel):
-    job: JobOut
+    job: JobView
     candidates: list[CourseOutline]
 
 
@@ -106,45 +75,6 @@ class Health(BaseModel):
     status: Literal["ok"]
     database: str | None = None
     migration: str | None = None
-
-
-def job_out(record: JobRecord, eta_seconds: float | None = None, cancel: bool = False) -> JobOut:
-    duration = (
-        (record.finished_at - record.started_at).total_seconds()
-        if record.finished_at and record.started_at
-        else None
-    )
-    return JobOut(
-        id=record.id,
-        kind=record.kind,
-        status=record.status,
-        step=record.step,
-        topic=record.request.topic,
-        progress=Progress(
-            items_completed=record.items_completed,
-            items_total=record.items_total,
-            percent=percent_done(record.status, record.items_completed, record.items_total),
-            current_item=record.current_item,
-        ),
-        eta_seconds=eta_seconds,
-        attempts=record.attempts,
-        error=record.error,
-        failed_unit=record.failed_unit,
-        course_id=record.course_id,
-        created_at=record.created_at,
-        started_at=record.started_at,
-        finished_at=record.finished_at,
-        duration_seconds=duration,
-        llm_calls=record.llm_calls,
-        tokens_in=record.tokens_in,
-        tokens_out=record.tokens_out,
-        cost_usd=record.cost_usd,
-        cancel_requested=cancel,
-    )
-
-
-def snapshot_out(snapshot: JobSnapshot) -> JobOut:
-    return job_out(snapshot.job, snapshot.eta_seconds, snapshot.cancel_requested)
 
 
 def log_entry(line: LogLine) -> LogEntry:

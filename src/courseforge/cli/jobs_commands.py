@@ -18,10 +18,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from courseforge.cli.common import DATABASE_URL, prepared_settings, print_json
-from courseforge.clock import SystemClock
 from courseforge.runtime import DatabaseRuntime, open_database_runtime
 from courseforge.store.job_listing import JobSnapshot, LogLine, StatusFilter
-from courseforge.store.job_store import JobNotFoundError, JobRecord
+from courseforge.store.job_store import JobNotFoundError
+from courseforge.store.job_view import JobView, job_view, snapshot_view
 
 EXIT_FAILED = 1
 T = TypeVar("T")
@@ -47,13 +47,9 @@ def list_jobs(
     database_url: str | None = DATABASE_URL,
 ) -> None:
     """The newest jobs first."""
-    page = _with_runtime(
-        database_url,
-        lambda rt: rt.reads.jobs.list_jobs(None, status=status, limit=limit),
-    )
-    jobs = page.items
+    jobs = _with_runtime(database_url, lambda rt: _job_views(rt, status, limit))
     if as_json:
-        print_json([_job_json(job) for job in jobs])
+        print_json([job.model_dump(mode="json") for job in jobs])
     elif not jobs:
         console.print("No jobs.")
     else:
@@ -65,11 +61,11 @@ def show(
     job_id: str = JOB_ID, as_json: bool = AS_JSON, database_url: str | None = DATABASE_URL
 ) -> None:
     """One job's status, progress, timing, usage and outcome."""
-    snapshot = _with_runtime(database_url, lambda rt: rt.reads.jobs.snapshot(job_id))
+    snapshot, view = _with_runtime(database_url, lambda rt: _snapshot(rt, job_id))
     if as_json:
-        print_json(_snapshot_json(snapshot))
+        print_json(_snapshot_json(snapshot, view))
         return
-    for label, value in _snapshot_lines(snapshot):
+    for label, value in _snapshot_lines(snapshot, view):
         console.print(f"[bold]{label:<10}[/bold] {escape(value)}")
 
 
@@ -117,6 +113,19 @@ def logs(
         console.print(f"{_when(line.at)}  {level}  {escape(line.message)}")
 
 
+async def _job_views(
+    runtime: DatabaseRuntime, status: StatusFilter | None, limit: int
+) -> list[JobView]:
+    page = await runtime.reads.jobs.list_jobs(None, status=status, limit=limit)
+    now = runtime.clock.now()
+    return [job_view(job, now) for job in page.items]
+
+
+async def _snapshot(runtime: DatabaseRuntime, job_id: str) -> tuple[JobSnapshot, JobView]:
+    snapshot = await runtime.reads.jobs.snapshot(job_id)
+    return snapshot, snapshot_view(snapshot, runtime.clock.now())
+
+
 async def _retry(runtime: DatabaseRuntime, job_id: str) -> tuple[bool, JobSnapshot]:
     """Retries, and reads the job after: what the message says either way (and: it exists)."""
     queued = await runtime.queue.retry(job_id)
@@ -145,7 +154,7 @@ def _fail(message: str) -> NoReturn:
 # --- rendering -------------------------------------------------------------------
 
 
-def _jobs_table(jobs: list[JobRecord]) -> Table:
+def _jobs_table(jobs: list[JobView]) -> Table:
     table = Table(box=box.SIMPLE_HEAD)
     # Whole even in a narrow terminal: the id is what the other commands take.
     table.add_column("id", no_wrap=True, min_width=36)
@@ -160,29 +169,28 @@ def _jobs_table(jobs: list[JobRecord]) -> Table:
             job.step or "",
             _progress(job),
             _when(job.created_at, seconds=False),
-            _seconds_text(_duration_s(job)),
+            _seconds_text(job.duration_seconds),
             f"${job.cost_usd:.3f}",
-            escape(job.request.topic),
+            escape(job.topic),
         )
     return table
 
 
-def _snapshot_lines(snapshot: JobSnapshot) -> list[tuple[str, str]]:
-    job = snapshot.job
+def _snapshot_lines(snapshot: JobSnapshot, job: JobView) -> list[tuple[str, str]]:
     stopping = snapshot.cancel_requested and job.status == "running"
     lines = [
         ("job", job.id),
         ("status", job.status + (" (cancellation requested)" if stopping else "")),
-        ("topic", job.request.topic),
+        ("topic", job.topic),
         ("step", job.step or "-"),
         ("progress", _progress(job)),
-        ("current", job.current_item or "-"),
-        ("attempts", str(snapshot.job.attempts)),
+        ("current", job.progress.current_item or "-"),
+        ("attempts", str(job.attempts)),
         ("worker", snapshot.lease_owner or "-"),
         ("created", _when(job.created_at)),
         ("started", _when(job.started_at)),
         ("finished", _when(job.finished_at)),
-        ("duration", _seconds_text(_duration_s(job))),
+        ("duration", _seconds_text(job.duration_seconds)),
         ("llm calls", str(job.llm_calls)),
         ("tokens", f"{job.tokens_in:,} in, {job.tokens_out:,} out"),
         ("cost", f"${job.cost_usd:.4f}"),
@@ -195,38 +203,13 @@ def _snapshot_lines(snapshot: JobSnapshot) -> list[tuple[str, str]]:
     return lines
 
 
-def _job_json(job: JobRecord) -> dict[str, Any]:
+def _snapshot_json(snapshot: JobSnapshot, job: JobView) -> dict[str, Any]:
+    """The job as the API shows it, and the queue's bookkeeping an operator looks at."""
     return {
-        "id": job.id,
-        "status": job.status,
-        "step": job.step,
-        "items_completed": job.items_completed,
-        "items_total": job.items_total,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
-        "duration_s": _duration_s(job),
-        "cost_usd": job.cost_usd,
-        "topic": job.request.topic,
-    }
-
-
-def _snapshot_json(snapshot: JobSnapshot) -> dict[str, Any]:
-    job = snapshot.job
-    return {
-        **_job_json(job),
-        "current_item": job.current_item,
-        "attempts": snapshot.job.attempts,
-        "cancel_requested": snapshot.cancel_requested,
+        **job.model_dump(mode="json"),
         "lease_owner": snapshot.lease_owner,
         "lease_expires_at": _iso(snapshot.lease_expires_at),
         "scheduled_for": _iso(snapshot.scheduled_for),
-        "error": job.error,
-        "failed_unit": job.failed_unit,
-        "llm_calls": job.llm_calls,
-        "tokens_in": job.tokens_in,
-        "tokens_out": job.tokens_out,
-        "course_id": job.course_id,
     }
 
 
@@ -240,21 +223,8 @@ def _log_json(line: LogLine) -> dict[str, Any]:
     }
 
 
-def _progress(job: JobRecord) -> str:
-    return f"{job.items_completed}/{job.items_total}"
-
-
-def _duration_s(job: JobRecord) -> float | None:
-    """Start to finish; a running job's so far; None before it starts or while it waits."""
-    if job.started_at is None:
-        return None
-    if job.finished_at is not None:
-        end = job.finished_at
-    elif job.status == "running":
-        end = SystemClock().now()
-    else:
-        return None
-    return round((end - job.started_at).total_seconds(), 3)
+def _progress(job: JobView) -> str:
+    return f"{job.progress.items_completed}/{job.progress.items_total}"
 
 
 def _seconds_text(seconds: float | None) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from courseforge.domain.accounts import User
 from courseforge.store.database import Database
-from courseforge.store.job_eta import RunHistory, eta_seconds, percent_done
+from courseforge.store.job_eta import RunHistory, eta_seconds
 from courseforge.store.job_store import ACTIVE_STATUSES, JobNotFoundError, JobRecord, _job_record
 from courseforge.store.pages import Page, fetch_page
 from courseforge.store.tables import job_events, jobs
@@ -34,7 +34,6 @@ class JobSnapshot:
     """A job, how far along it is, and the queue's bookkeeping (lease, schedule, cancel)."""
 
     job: JobRecord
-    percent: int
     eta_seconds: float | None  # pending or running jobs with a history of similar ones
     priority: int
     auto_publish: bool
@@ -84,7 +83,6 @@ class JobListing:
             )
         return JobSnapshot(
             job=_job_record(row),
-            percent=percent_done(row["status"], row["items_completed"], row["items_total"]),
             eta_seconds=eta,
             priority=row["priority"],
             auto_publish=row["auto_publish"],

@@ -10,16 +10,9 @@ from courseforge.api.caching import NOT_MODIFIED, unless_unchanged
 from courseforge.api.context import Context, CurrentUser
 from courseforge.api.errors import ApiError, not_found, responses
 from courseforge.api.params import Cursor, JobId
-from courseforge.api.schemas import (
-    JobAction,
-    JobOut,
-    JobPage,
-    LogPage,
-    job_out,
-    log_entry,
-    snapshot_out,
-)
+from courseforge.api.schemas import JobAction, JobPage, LogPage, log_entry
 from courseforge.store.job_listing import JobSnapshot, StatusFilter
+from courseforge.store.job_view import JobView, job_view, snapshot_view
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 MAX_PAGE = 200
@@ -35,12 +28,14 @@ async def list_jobs(
 ) -> JobPage:
     """Your jobs (an admin: the organization's), newest first, a page at a time."""
     page = await context.jobs.list_jobs(user, status=status, limit=limit, cursor=cursor)
-    return JobPage(items=[job_out(job) for job in page.items], next_cursor=page.next_cursor)
+    now = context.runtime.clock.now()
+    items = [job_view(job, now) for job in page.items]
+    return JobPage(items=items, next_cursor=page.next_cursor)
 
 
 @router.get(
     "/{job_id}",
-    response_model=JobOut,
+    response_model=JobView,
     responses={**responses(401, 404, 422), **NOT_MODIFIED},
 )
 async def get_job(
@@ -49,10 +44,11 @@ async def get_job(
     user: CurrentUser,
     response: Response,
     if_none_match: Annotated[str | None, Header()] = None,
-) -> JobOut | Response:
+) -> JobView | Response:
     """A job's snapshot: status, step, progress, ETA, timing, cost, error."""
     snapshot = await visible_snapshot(context, job_id, user)
-    return unless_unchanged(snapshot_out(snapshot), if_none_match, response)
+    view = snapshot_view(snapshot, context.runtime.clock.now())
+    return unless_unchanged(view, if_none_match, response)
 
 
 @router.get("/{job_id}/logs", response_model=LogPage, responses=responses(401, 404, 422))

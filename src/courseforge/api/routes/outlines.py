@@ -10,8 +10,9 @@ from courseforge.api.errors import not_found, responses
 from courseforge.api.idempotency import EnqueueOnce
 from courseforge.api.params import JobId
 from courseforge.api.routes.jobs import visible_snapshot
-from courseforge.api.schemas import OutlineJobOut, Queued, snapshot_out
+from courseforge.api.schemas import OutlineJobOut, Queued
 from courseforge.domain.outline import OutlineRequest
+from courseforge.store.job_view import snapshot_view
 
 router = APIRouter(prefix="/api/outlines", tags=["outlines"])
 
@@ -39,4 +40,5 @@ async def outline_candidates(job_id: JobId, context: Context, user: CurrentUser)
     if snapshot.job.kind != "outline":
         raise not_found("outline job", job_id)
     candidates = await context.runtime.store.outline_candidates(job_id)
-    return OutlineJobOut(job=snapshot_out(snapshot), candidates=candidates)
+    view = snapshot_view(snapshot, context.runtime.clock.now())
+    return OutlineJobOut(job=view, candidates=candidates)
