@@ -270,7 +270,9 @@ def cpu_watch(server: ApiServer, children: list[Child], **more: CpuReading) -> C
 
 async def open_connections(server: ApiServer) -> int:
     """What the API process itself counts as open streams (its Prometheus gauge)."""
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
+    token = os.environ.get("COURSEFORGE_METRICS_TOKEN")  # the server shares this environment
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10, headers=headers) as client:
         text = (await client.get("/metrics")).text
     for line in text.splitlines():
         if line.startswith("courseforge_sse_connections "):
