@@ -232,8 +232,8 @@ def test_ordinary_lesson_markdown_is_left_exactly_as_written() -> None:
     assert inert_markdown(LESSON) == LESSON
 
 
-def test_a_title_with_line_breaks_cannot_forge_a_heading_or_link() -> None:
-    # Titles are one line (the domain refuses more); escaped, one line forges nothing.
+def test_an_escaped_title_cannot_forge_a_link_or_a_tag() -> None:
+    # Titles are one line (the domain refuses line breaks), so they cannot forge a heading.
     rendered = READER.render(f"# {escape_text('x [a](javascript:alert(1)) <b>')}")
 
     assert elements(rendered).tags == [("h1", [])]
