@@ -36,9 +36,7 @@ def filter_failure(
 ) -> bool:
     if not isinstance(failure, RejectedPositiveData):
         return True
-    return not (
-        _reused_key(response) or _body_rule(response) or _null_from_a_link(case)
-    )
+    return not (_reused_key(response) or _body_rule(response) or _null_from_a_link(case))
 
 
 def _reused_key(response: schemathesis.Response) -> bool:
