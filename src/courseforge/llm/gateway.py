@@ -31,6 +31,7 @@ from courseforge.llm.errors import (
 from courseforge.llm.json_text import extract_json_object
 from courseforge.llm.port import ChatMessage, Completion, CompletionRequest, LLMProvider, Tier
 from courseforge.llm.pricing import PriceTable
+from courseforge.llm.prompt_data import data_block
 from courseforge.logs import get_logger
 
 T = TypeVar("T", bound=BaseModel)
@@ -284,9 +285,14 @@ def validation_problems(error: Exception) -> list[str]:
 
 
 def validation_feedback(problems: list[str]) -> str:
-    """The message sent back to the model so that its next answer can fix them."""
+    """The message sent back to the model so that its next answer can fix them.
+
+    The problems may quote the model's own text, so they go in a data block like any
+    other text a model wrote (see `prompt_data`).
+    """
     return (
-        "Your previous answer did not match the required JSON schema. Problems:\n"
-        + "\n".join(problems)
+        "Your previous answer did not match the required JSON schema. "
+        "The problems are listed in the data block below.\n"
+        + data_block({"problems": problems})
         + "\nReply again with only the corrected JSON object."
     )
