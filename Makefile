@@ -31,6 +31,7 @@ bench: install
 	$(BIN)/python -m bench.pipeline
 	scripts/ensure-postgres.sh
 	$(BIN)/python -m bench.queue
+	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.api
 
 demo: install
