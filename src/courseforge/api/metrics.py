@@ -8,12 +8,11 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from courseforge.domain.jobs import JobStatus
 from courseforge.logs import get_logger
 from courseforge.store.gauges import SystemGauges
 
 _log = get_logger(__name__)
-
-JOB_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 
 
 class ApiMetrics:
@@ -50,9 +49,9 @@ class ApiMetrics:
         )
 
     def render(self, gauges: SystemGauges) -> bytes:
-        for status in JOB_STATUSES:
+        for status in JobStatus:
             self.jobs.labels(status).set(gauges.jobs_by_status.get(status, 0))
-        self.queue_depth.set(gauges.jobs_by_status.get("pending", 0))
+        self.queue_depth.set(gauges.jobs_by_status.get(JobStatus.PENDING, 0))
         self.oldest_pending.set(gauges.oldest_pending_age_s)
         for usage in gauges.llm_usage:
             labels = (usage.provider, usage.model, usage.outcome)

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from courseforge.cli.common import DATABASE_URL, migrate
 from courseforge.domain.course import Level
+from courseforge.domain.jobs import JobStatus
 from courseforge.domain.outline import CourseRequest
 from courseforge.export.files import write_course_files
 from courseforge.llm.errors import ProviderUnavailableError
@@ -161,7 +162,7 @@ async def _queue_job(
         return enqueued.job_id
     assert resume is not None
     job = await runtime.store.get_job(resume)
-    if job.status in ("failed", "cancelled"):
+    if job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         await runtime.queue.retry(resume)
     return resume
 
@@ -171,7 +172,7 @@ async def _run_job(runtime: Runtime, job_id: str, console: Console) -> str:
     from courseforge.cli.progress_view import ProgressView
 
     job = await runtime.store.get_job(job_id)
-    if job.status == "completed" and job.course_id:
+    if job.status == JobStatus.COMPLETED and job.course_id:
         return job.course_id
     view = ProgressView(console)
     worker = runtime.worker(FanOut(view))  # the claim's holder is the one that heartbeats
@@ -184,7 +185,7 @@ async def _run_job(runtime: Runtime, job_id: str, console: Console) -> str:
     with view:
         await worker.run_claimed(job_id)
     job = await runtime.store.get_job(job_id)
-    if job.status != "completed" or job.course_id is None:
+    if job.status != JobStatus.COMPLETED or job.course_id is None:
         console.print(f"[red]Generation {job.status}[/red]: {job.error or 'no course was stored'}")
         console.print(f"Fix the cause, then: courseforge generate --resume {job_id}")
         raise typer.Exit(EXIT_FAILED)

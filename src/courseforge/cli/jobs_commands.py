@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from courseforge.cli.common import DATABASE_URL, prepared_settings, print_json
+from courseforge.domain.jobs import JobStatus
 from courseforge.runtime import DatabaseRuntime, open_database_runtime
 from courseforge.store.job_listing import JobSnapshot, LogLine, StatusFilter
 from courseforge.store.job_store import JobNotFoundError
@@ -177,7 +178,7 @@ def _jobs_table(jobs: list[JobView]) -> Table:
 
 
 def _snapshot_lines(snapshot: JobSnapshot, job: JobView) -> list[tuple[str, str]]:
-    stopping = snapshot.cancel_requested and job.status == "running"
+    stopping = snapshot.cancel_requested and job.status == JobStatus.RUNNING
     lines = [
         ("job", job.id),
         ("status", job.status + (" (cancellation requested)" if stopping else "")),

@@ -15,12 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from courseforge.domain.accounts import User
+from courseforge.domain.jobs import FINISHED_STATUSES, JobKind, JobStatus
 from courseforge.store.database import Database
 from courseforge.store.tables import jobs
 from courseforge.store.visibility import visible_to
 
-JOB_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
-FINISHED_STATUSES = ("completed", "failed", "cancelled")
 # Where a job failed before any step began (e.g. its worker was lost too often).
 NO_STEP = "unknown"
 
@@ -59,8 +58,8 @@ class JobStatistics:
         return JobStats(
             counts=counts,
             finished=finished,
-            success_rate=_share(counts["completed"], finished),
-            cancellation_rate=_share(counts["cancelled"], finished),
+            success_rate=_share(counts[JobStatus.COMPLETED], finished),
+            cancellation_rate=_share(counts[JobStatus.CANCELLED], finished),
             failures_by_step=failures,
             failure_rate_by_step={step: n / finished for step, n in failures.items()},
             duration_p50_s=p50,
@@ -90,7 +89,7 @@ Scope = list[sa.ColumnElement[bool]]
 
 async def _counts_by_status(conn: AsyncConnection, scope: Scope) -> dict[str, int]:
     query = sa.select(jobs.c.status, sa.func.count()).where(*scope).group_by(jobs.c.status)
-    counts = dict.fromkeys(JOB_STATUSES, 0)
+    counts = dict.fromkeys((status.value for status in JobStatus), 0)
     for status, count in (await conn.execute(query)).all():
         counts[status] = count
     return counts
@@ -99,7 +98,7 @@ async def _counts_by_status(conn: AsyncConnection, scope: Scope) -> dict[str, in
 async def _failures_by_step(conn: AsyncConnection, scope: Scope) -> dict[str, int]:
     query = (
         sa.select(jobs.c.step, sa.func.count())
-        .where(*scope, jobs.c.status == "failed")
+        .where(*scope, jobs.c.status == JobStatus.FAILED)
         .group_by(jobs.c.step)
     )
     return {step or NO_STEP: count for step, count in (await conn.execute(query)).all()}
@@ -108,7 +107,7 @@ async def _failures_by_step(conn: AsyncConnection, scope: Scope) -> dict[str, in
 async def _completed_durations(conn: AsyncConnection, scope: Scope) -> list[float]:
     query = sa.select(jobs.c.started_at, jobs.c.finished_at).where(
         *scope,
-        jobs.c.status == "completed",
+        jobs.c.status == JobStatus.COMPLETED,
         jobs.c.started_at.is_not(None),
         jobs.c.finished_at.is_not(None),
     )
@@ -118,7 +117,7 @@ async def _completed_durations(conn: AsyncConnection, scope: Scope) -> list[floa
 
 async def _mean_course_cost(conn: AsyncConnection, scope: Scope) -> float | None:
     query = sa.select(sa.func.avg(jobs.c.cost_usd)).where(
-        *scope, jobs.c.kind == "course", jobs.c.status == "completed"
+        *scope, jobs.c.kind == JobKind.COURSE, jobs.c.status == JobStatus.COMPLETED
     )
     mean = (await conn.execute(query)).scalar()
     return float(mean) if mean is not None else None

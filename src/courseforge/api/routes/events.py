@@ -21,10 +21,10 @@ from courseforge.api.routes.jobs import visible_snapshot
 from courseforge.api.schemas import StreamTicket
 from courseforge.domain.accounts import User
 from courseforge.domain.events import TERMINAL_EVENTS, JobEvent
+from courseforge.domain.jobs import FINISHED_STATUSES
 
 router = APIRouter(prefix="/api/jobs", tags=["events"])
 TICKET_TTL_S = 60.0
-FINISHED = frozenset({"completed", "failed", "cancelled"})
 MAX_EVENT_ID_DIGITS = 18  # below 2**63, the column's range
 # ASCII digits: `²` and `①` are digits to str.isdigit but not to int().
 _EVENT_ID = re.compile(rf"[0-9]{{0,{MAX_EVENT_ID_DIGITS}}}")
@@ -81,7 +81,7 @@ async def job_events(
     # Both checked, whichever is used: the header when it names an event, else the query.
     from_header, from_query = _event_id(last_event_id), _event_id(last_event_id_query)
     after = from_header if last_event_id else from_query
-    finished = snapshot.job.status in FINISHED
+    finished = snapshot.job.status in FINISHED_STATUSES
     heartbeat = context.runtime.settings.sse_heartbeat_s
     return EventSourceResponse(
         _follow(context, job_id, after, finished), ping=heartbeat, send_timeout=30

@@ -11,6 +11,7 @@ from courseforge.api.context import Context, CurrentUser
 from courseforge.api.errors import ApiError, not_found, responses
 from courseforge.api.params import Cursor, JobId
 from courseforge.api.schemas import JobAction, JobPage, LogPage, log_entry
+from courseforge.domain.jobs import JobStatus
 from courseforge.store.job_listing import JobSnapshot, StatusFilter
 from courseforge.store.job_view import JobView, job_view, snapshot_view
 
@@ -88,7 +89,7 @@ async def cancel_job(job_id: JobId, context: Context, user: CurrentUser) -> JobA
 async def retry_job(job_id: JobId, context: Context, user: CurrentUser) -> JobAction:
     """Queues a failed or cancelled job again; it resumes from its first unfinished unit."""
     snapshot = await visible_snapshot(context, job_id, user)
-    if snapshot.job.status not in ("failed", "cancelled"):
+    if snapshot.job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise ApiError(
             409,
             f"only a failed or cancelled job can be retried; this one is {snapshot.job.status}",
@@ -98,7 +99,7 @@ async def retry_job(job_id: JobId, context: Context, user: CurrentUser) -> JobAc
         raise ApiError(
             409, "an identical job is already queued or running; retry refused", job_id=job_id
         )
-    return JobAction(job_id=job_id, status="pending", detail="queued again")
+    return JobAction(job_id=job_id, status=JobStatus.PENDING, detail="queued again")
 
 
 async def visible_snapshot(context: Context, job_id: str, user: CurrentUser) -> JobSnapshot:

@@ -11,6 +11,7 @@ from courseforge.api.idempotency import EnqueueOnce
 from courseforge.api.params import JobId
 from courseforge.api.routes.jobs import visible_snapshot
 from courseforge.api.schemas import OutlineJobOut, Queued
+from courseforge.domain.jobs import JobKind
 from courseforge.domain.outline import OutlineRequest
 from courseforge.store.job_view import snapshot_view
 
@@ -37,7 +38,7 @@ async def draft_outlines(
 async def outline_candidates(job_id: JobId, context: Context, user: CurrentUser) -> OutlineJobOut:
     """The drafting job's status, and its candidates once they are written."""
     snapshot = await visible_snapshot(context, job_id, user)
-    if snapshot.job.kind != "outline":
+    if snapshot.job.kind != JobKind.OUTLINE:
         raise not_found("outline job", job_id)
     candidates = await context.runtime.store.outline_candidates(job_id)
     view = snapshot_view(snapshot, context.runtime.clock.now())
