@@ -22,7 +22,7 @@ from courseforge.settings import Settings
 from tests.api.conftest import LiveApi, ServerThread, add_people, api_settings
 from tests.api.helpers import Received
 from tests.fakes.tcp_proxy import TcpProxy, proxy_to
-from tests.worker.helpers import tiny
+from tests.worker.helpers import tiny, worker_loop
 
 OUTAGE_S = 1.0  # how long the database stays away once the stream is under way
 FAST_RETRIES = {"db_retry_max_s": 0.2, "lease_s": 5.0, "maintenance_interval_s": 0.2}
@@ -53,14 +53,11 @@ async def api_behind(
 async def worker_elsewhere(postgres_url: str) -> AsyncIterator[None]:
     """A worker in another "process" (this event loop) that reaches PostgreSQL directly."""
     settings = Settings(database_url=postgres_url, llm_provider="fake", poll_interval_s=0.05)
-    stop = asyncio.Event()
-    async with open_runtime(settings, provider=FakeProvider(latency_ms=150)) as runtime:
-        task = asyncio.create_task(runtime.worker().run(stop))
-        try:
-            yield
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=30)
+    async with (
+        open_runtime(settings, provider=FakeProvider(latency_ms=150)) as runtime,
+        worker_loop(runtime),
+    ):
+        yield
 
 
 @pytest.mark.parametrize("api_only", [False, True], ids=["with-worker", "api-only"])

@@ -26,6 +26,7 @@ from courseforge.runtime import Runtime, open_runtime
 from courseforge.settings import Settings
 from courseforge.store.job_store import JobRecord
 from tests.queue.caps import UNCAPPED
+from tests.worker.helpers import worker_loop
 
 MAX_RUNS = 3
 BACKOFF_S = 2.0
@@ -66,17 +67,6 @@ async def opened(database_url: str, provider: FunctionProvider) -> AsyncIterator
         yield runtime
 
 
-@asynccontextmanager
-async def worker_running(runtime: Runtime) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(runtime.worker().run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
-
-
 async def enqueue(runtime: Runtime) -> str:
     owner = await runtime.accounts.local_user()
     enqueued = await runtime.queue.enqueue_course(TINY, owner)
@@ -108,7 +98,7 @@ def waiting_for_retry(job: JobRecord) -> bool:
 async def test_a_unit_that_gives_up_once_completes_by_itself(database_url: str) -> None:
     flaky = TransientLLMError("503 Service Unavailable")
     provider = FunctionProvider(failing("lesson:1.2", flaky, times=3))  # one unit's 3 attempts
-    async with opened(database_url, provider) as runtime, worker_running(runtime):
+    async with opened(database_url, provider) as runtime, worker_loop(runtime):
         job_id = await enqueue(runtime)
         waiting = await until(runtime, job_id, waiting_for_retry)
         assert (waiting.failed_unit, waiting.attempts) == ("lesson:1.2", 1)  # says why it waits
@@ -141,7 +131,7 @@ async def test_a_unit_that_gives_up_once_completes_by_itself(database_url: str) 
 async def test_a_permanent_error_fails_at_once_with_one_attempt(database_url: str) -> None:
     bad_key = PermanentLLMError("OpenAI rejected the API key (401)")
     provider = FunctionProvider(failing("outline", bad_key, times=99))
-    async with opened(database_url, provider) as runtime, worker_running(runtime):
+    async with opened(database_url, provider) as runtime, worker_loop(runtime):
         job_id = await enqueue(runtime)
         failed = await until(runtime, job_id, lambda job: job.status == "failed")
         events = await types(runtime, job_id)
@@ -178,7 +168,7 @@ async def test_a_job_out_of_attempts_fails_naming_the_unit(database_url: str) ->
 async def test_a_cancel_while_the_job_waits_for_its_retry_cancels_it(database_url: str) -> None:
     flaky = TransientLLMError("429 rate limited")
     provider = FunctionProvider(failing("outline", flaky, times=3))
-    async with opened(database_url, provider) as runtime, worker_running(runtime):
+    async with opened(database_url, provider) as runtime, worker_loop(runtime):
         job_id = await enqueue(runtime)
         await until(runtime, job_id, waiting_for_retry)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
@@ -39,6 +39,18 @@ async def alice(accounts: AccountStore) -> User:
 async def alices(accounts: AccountStore, alice: User) -> Credential:
     """One of alice's tokens, as a request that showed it is authenticated."""
     return await credential_of(accounts, await accounts.issue_token(alice))
+
+
+@pytest.fixture
+async def two_processes(
+    accounts: AccountStore, database_url: str, clock: FakeClock
+) -> AsyncIterator[list[AccountStore]]:
+    """The store twice, on two engines, as two API processes would have it."""
+    second = Database(database_url)
+    try:
+        yield [accounts, AccountStore(second, clock)]
+    finally:
+        await second.dispose()
 
 
 async def credential_of(accounts: AccountStore, token: str) -> Credential:
@@ -257,22 +269,17 @@ async def test_concurrent_redeems_let_exactly_one_through(
     alices: Credential,
     database: Database,
     clock: FakeClock,
-    database_url: str,
+    two_processes: list[AccountStore],
 ) -> None:
     """Two engines (as two API processes would have), racing on each of several tickets."""
     job_id = await new_job(database, clock)
-    second = Database(database_url)
-    try:
-        stores = [accounts, AccountStore(second, clock)]
-        for _ in range(5):
-            ticket = await accounts.issue_stream_ticket(alices, job_id)
-            outcomes = await asyncio.gather(
-                *(store.redeem_stream_ticket(ticket, job_id) for store in stores * 3)
-            )
-            assert outcomes.count(alice) == 1
-            assert outcomes.count(None) == len(outcomes) - 1
-    finally:
-        await second.dispose()
+    for _ in range(5):
+        ticket = await accounts.issue_stream_ticket(alices, job_id)
+        outcomes = await asyncio.gather(
+            *(store.redeem_stream_ticket(ticket, job_id) for store in two_processes * 3)
+        )
+        assert outcomes.count(alice) == 1
+        assert outcomes.count(None) == len(outcomes) - 1
 
 
 async def test_revoking_the_token_that_asked_ends_its_ticket(
@@ -327,23 +334,17 @@ async def test_a_user_holds_a_bounded_number_of_unused_tickets(
 
 
 async def test_the_ticket_cap_holds_across_processes(
-    accounts: AccountStore,
     alices: Credential,
     database: Database,
     clock: FakeClock,
-    database_url: str,
+    two_processes: list[AccountStore],
 ) -> None:
     """Two engines (as two API processes would have) asking at once, over the cap."""
     job_id = await new_job(database, clock)
-    second = Database(database_url)
-    try:
-        stores = [accounts, AccountStore(second, clock)]
-        outcomes = await asyncio.gather(
-            *(store.issue_stream_ticket(alices, job_id, max_live=4) for store in stores * 5),
-            return_exceptions=True,
-        )
-    finally:
-        await second.dispose()
+    outcomes = await asyncio.gather(
+        *(store.issue_stream_ticket(alices, job_id, max_live=4) for store in two_processes * 5),
+        return_exceptions=True,
+    )
     issued = [outcome for outcome in outcomes if isinstance(outcome, str)]
     refused = [outcome for outcome in outcomes if isinstance(outcome, TicketLimitError)]
     assert (len(issued), len(refused)) == (4, 6)

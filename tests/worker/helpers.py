@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 
 from courseforge.domain.outline import CourseRequest
+from courseforge.runtime import Runtime
 from courseforge.store.database import sync_url
 
 TINY = CourseRequest(
@@ -20,6 +23,18 @@ TINY = CourseRequest(
     tasks_per_lesson=1,
     questions_per_quiz=1,
 )
+
+
+@asynccontextmanager
+async def worker_loop(runtime: Runtime) -> AsyncIterator[None]:
+    """The runtime's worker running in this event loop until the block ends."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(runtime.worker().run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)
 
 
 def tiny(topic: str) -> CourseRequest:

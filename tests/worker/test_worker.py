@@ -23,6 +23,7 @@ from tests.worker.helpers import (
     start_worker_process,
     tiny,
     wait_for,
+    worker_loop,
 )
 
 
@@ -40,14 +41,8 @@ async def running_worker(
         poll_interval_s=0.02,
         **settings,  # type: ignore[arg-type]
     )
-    stop = asyncio.Event()
-    async with open_runtime(config, provider=provider) as runtime:
-        task = asyncio.create_task(runtime.worker().run(stop))
-        try:
-            yield runtime
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=30)
+    async with open_runtime(config, provider=provider) as runtime, worker_loop(runtime):
+        yield runtime
 
 
 async def statuses(runtime: Runtime, job_ids: list[str]) -> list[str]:
