@@ -4,11 +4,13 @@ connects afresh."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from courseforge.store import database as database_module
 from courseforge.store.database import Database
@@ -64,3 +66,24 @@ async def test_a_connection_that_died_within_the_window_fails_once(
     finally:
         await database.dispose()
     assert second != first
+
+
+async def test_a_host_that_never_answers_fails_the_connect_within_its_timeout(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that accepts the TCP connection and then says nothing (a host dropping
+    packets looks the same): the connect gives up, so retry loops back off, not hang."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes handshakes; nobody ever reads or writes
+    monkeypatch.setattr(database_module, "CONNECT_TIMEOUT_S", 2)  # libpq's minimum
+    port = silent.getsockname()[1]
+    database = Database(make_url(postgres_url).set(port=port).render_as_string(False))
+    started = time.monotonic()
+    try:
+        with pytest.raises(sa.exc.OperationalError, match="timeout"):
+            await backend_pid(database)
+    finally:
+        await database.dispose()
+        silent.close()
+    assert time.monotonic() - started < 10

@@ -15,11 +15,11 @@ from collections.abc import Callable
 import psycopg
 from sqlalchemy.engine import make_url
 
+from courseforge.store.database import CONNECT_TIMEOUT_S
 from courseforge.store.outages import Backoff, BackoffPolicy
 
 CHANNEL = "courseforge_jobs"
 EVENTS_CHANNEL = "courseforge_events"  # payload: a job id (sent by a trigger on job_events)
-CONNECT_TIMEOUT_S = 10  # a host that swallows packets is an outage too, not a hang
 
 
 def conninfo(database_url: str) -> str:

@@ -44,6 +44,7 @@ def is_sqlite(url: str) -> bool:
 
 
 DEFAULT_POOL_SIZE = 20
+CONNECT_TIMEOUT_S = 10
 
 
 class Database:
@@ -95,7 +96,15 @@ def create_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> AsyncEngine:
         return engine
     # A fixed pool: under overload requests wait for a connection instead of opening and
     # closing overflow connections by the hundred.
-    engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=0)
+    # A connect gives up after CONNECT_TIMEOUT_S: against a host that drops packets it
+    # would otherwise wait for the OS's TCP timeout (minutes), and the loops that retry
+    # through an outage (store/outages.py) would stall instead of backing off.
+    engine = create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=0,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
     event.listen(engine.sync_engine, "checkin", _note_idle_since)
     event.listen(engine.sync_engine, "checkout", _pinger(engine.sync_engine.dialect))
     return engine
