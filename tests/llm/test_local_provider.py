@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -238,6 +239,21 @@ def test_tightening_only_narrows_string_bounds_and_leaves_the_schema_alone() -> 
     assert body["minLength"] == 80
     assert 80 <= body["maxLength"] < original["properties"]["content_markdown"]["maxLength"]
     assert tight["properties"]["key_points"]["minItems"] == 2
+
+
+def test_one_line_strings_cannot_hold_a_line_break_in_the_grammar() -> None:
+    """Titles, phrases and snippets are refused with a line break (domain/text.py): the
+    grammar must not let the model write one (raw, or as a JSON escape)."""
+    tight = tighten_schema(LessonDraft.model_json_schema())
+    point = tight["properties"]["key_points"]["items"]
+    body = tight["properties"]["content_markdown"]
+
+    one_line = re.compile(point["pattern"])
+    assert one_line.fullmatch("Chlorophyll absorbs red and blue light")
+    for broken in ("Chlorophyll\nabsorbs", "Chlorophyll\tabsorbs", "Chlorophyll\\nabsorbs"):
+        assert not one_line.fullmatch(broken), broken
+    assert not one_line.fullmatch("a" * (point["maxLength"] + 1))
+    assert "pattern" not in body  # Markdown keeps its line breaks
 
 
 @pytest.mark.parametrize(

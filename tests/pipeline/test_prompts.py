@@ -23,7 +23,7 @@ from courseforge.domain.outline import (
     SourceTopic,
 )
 from courseforge.llm.port import ChatMessage
-from courseforge.llm.prompt_data import DATA_OPEN, data_block, data_blocks_in, without_data
+from courseforge.llm.prompt_data import DATA_CLOSE, data_block, data_blocks_in, without_data
 from courseforge.pipeline import prompts
 from tests.domain.hostile_text import (
     distinct,
@@ -180,7 +180,8 @@ def test_outside_its_data_block_every_prompt_is_the_same_whatever_the_text(
         assert [m.role for m in one] == ["system", "user"], name
         assert one[0] == other[0] == ChatMessage("system", prompts.SYSTEM), name
         assert without_data(one[1].content) == without_data(other[1].content), name
-        assert one[1].content.startswith(DATA_OPEN), name
+        # The instructions first, the material last, right before the answer.
+        assert one[1].content.endswith(DATA_CLOSE), name
 
 
 @EXAMPLES

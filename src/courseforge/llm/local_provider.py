@@ -237,10 +237,26 @@ def tighten_schema(schema: Any) -> Any:
         return schema
     tightened = {key: tighten_schema(value) for key, value in schema.items()}
     if tightened.get("type") == "string" and not _CONSTRAINED_OTHERWISE & tightened.keys():
-        tightened["maxLength"] = string_cap(
-            tightened.get("minLength", 0), tightened.get("maxLength")
-        )
+        min_length, max_length = tightened.get("minLength", 0), tightened.get("maxLength")
+        tightened["maxLength"] = string_cap(min_length, max_length)
+        if min_length >= 1 and max_length is not None and max_length <= ONE_LINE_MAX_LENGTH:
+            tightened["pattern"] = one_line_pattern(min_length, tightened["maxLength"])
     return tightened
+
+
+# The one-line text types (titles, phrases, snippets: domain/text.py) are the strings
+# bounded at 400 characters or fewer; paragraphs and Markdown allow more, and newlines.
+ONE_LINE_MAX_LENGTH = 400
+
+
+def one_line_pattern(min_length: int, max_length: int) -> str:
+    """A one-line string as a regex the grammar converter understands: a letter or digit
+    first (see _LEAD_CHAR_RULE), then no control character (so no line break or tab),
+    quote or backslash. The tiny model otherwise writes "\\n" into titles, which the
+    one-line rule refuses; the converter ignores maxLength beside a pattern, so the bounds
+    are the pattern's."""
+    body = r'[^"\\\x00-\x1F\x7F]'
+    return f"^[0-9A-Za-z\u00c0-\uffff]{body}{{{min_length - 1},{max_length - 1}}}$"
 
 
 _CONSTRAINED_OTHERWISE = {"enum", "const", "pattern", "format"}  # the grammar ignores maxLength

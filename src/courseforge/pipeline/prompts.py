@@ -31,7 +31,9 @@ Data = dict[str, Any]
 
 
 def messages(data: Data, instructions: str) -> list[ChatMessage]:
-    user = f"{data_block(data)}\n\n{instructions}"
+    # The material last, right before the answer: the bundled 135M model then stays on
+    # the topic (with the block first, the demo course lost its topic on a re-ask).
+    user = f"{instructions}\n\n{data_block(data)}"
     return [ChatMessage("system", SYSTEM), ChatMessage("user", user)]
 
 
