@@ -32,6 +32,7 @@ from bench.queue import recreate_database
 from courseforge.domain.jobs import FINISHED_STATUSES, JobStatus
 from courseforge.llm.fake import FakeProvider
 from courseforge.llm.gateway import RetryPolicy
+from courseforge.logs import configure_logging
 from courseforge.runtime import Runtime, open_runtime
 from courseforge.settings import Settings
 from courseforge.store.database import upgrade_database
@@ -194,4 +195,6 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--postgres-url", default=DEFAULT_PG_URL, help="dropped and recreated!")
     parser.add_argument("--no-postgres", action="store_true")
+    # Every injected fault logs a warning (thousands a run): only errors, so the figures show.
+    configure_logging("ERROR")
     raise SystemExit(asyncio.run(main(parser.parse_args())))
