@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from courseforge.domain.course import Course
+from courseforge.domain.jobs import JobStatus
 from courseforge.domain.outline import CourseRequest
 from courseforge.llm.errors import PermanentLLMError
 from courseforge.llm.function_provider import FunctionProvider, valid_answer
 from courseforge.llm.port import CompletionRequest
+from courseforge.pipeline.events import RecordingSink
+from courseforge.pipeline.runner import CoursePipeline
 from courseforge.runtime import open_runtime
 from courseforge.store.job_store import JobStore
-from tests.pipeline.helpers import SMALL, create_job, run_job, settings_for
+from tests.pipeline.helpers import SMALL, WORKER, create_job, run_job, settings_for
 
 # The pipeline's steps in the order the spec names them.
 SPEC_STEPS = ["outline", "lessons", "tasks", "assessments", "summaries", "evaluation", "finalizing"]
@@ -245,3 +249,30 @@ async def test_step_events_complete_in_spec_order_even_when_steps_overlap(
         if e.type == "step_completed"
     }
     assert all(starts[step] < ends[step] for step in completed)
+
+
+class EndingWatcher(JobStore):
+    """Notes the job's events as they are the moment its status turns completed."""
+
+    events_at_end: list[str] | None = None
+
+    async def mark_finished(self, job_id: str, status: JobStatus, **kwargs: Any) -> bool:
+        ended = await super().mark_finished(job_id, status, **kwargs)
+        self.events_at_end = [event.type for _, event in await self.list_events(job_id)]
+        return ended
+
+
+async def test_whoever_sees_a_job_completed_finds_its_job_completed_event(
+    database_url: str,
+) -> None:
+    """A client polling the status and then reading the events must not miss the end."""
+    job_id = await create_job(database_url)
+    async with open_runtime(settings_for(database_url)) as runtime:
+        assert await runtime.queue.claim_job(job_id, WORKER)
+        store = EndingWatcher(runtime.database, runtime.clock)
+        sink = RecordingSink()
+        await CoursePipeline(store, runtime.llm, sink, runtime.clock, WORKER).run(job_id)
+
+    assert store.events_at_end is not None
+    assert store.events_at_end[-1] == "job_completed"
+    assert [event.type for event in sink.events][-1] == "job_completed"  # and it is published

@@ -311,10 +311,15 @@ class CoursePipeline:
         """The run completed the job (while its worker still holds the lease)."""
         _log.info("job_finished", status=JobStatus.COMPLETED)
         await self._store.record_calls(job_id, self._calls.drain())
-        ended = await self._store.mark_finished(job_id, JobStatus.COMPLETED, holder=self._holder)
-        if not ended:
-            raise LeaseLostError(job_id)
-        await self._emit(job_id, event_type, **fields)
+        # The status and its event in one transaction: a client that sees the job completed
+        # finds job_completed in its events (they used to follow a moment later).
+        async with self._writer:
+            ended = await self._store.mark_finished(
+                job_id, JobStatus.COMPLETED, holder=self._holder, event=event_type, fields=fields
+            )
+            if not ended:
+                raise LeaseLostError(job_id)
+            await self._events.publish(self._event(job_id, event_type, **fields))
 
     async def _emit_all(self, job_id: str, step_events: list[StepEvent]) -> None:
         events = [self._event(job_id, type_, **fields) for type_, fields in step_events]

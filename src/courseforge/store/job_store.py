@@ -169,18 +169,19 @@ class JobStore:
         failed_unit: str | None = None,
         holder: str | None = None,
         event: EventType | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> bool:
         """Ends the job. With `holder`, only while that worker still holds its lease: a
-        worker that lost the job to another must not write its ending. `event` (no fields)
-        is appended in the same transaction, so whoever sees the status sees the event.
-        Says whether it ended the job."""
+        worker that lost the job to another must not write its ending. `event` (with its
+        `fields`) is appended in the same transaction, so whoever sees the status sees the
+        event. Says whether it ended the job."""
         now = self._clock.now()
         which = jobs.c.id == job_id if holder is None else held_by(job_id, holder)
         statement = end_jobs(which, status, now, error=error, failed_unit=failed_unit)
         async with self._transaction() as conn:
             ended = bool((await conn.execute(statement)).rowcount)
             if ended and event is not None:
-                await insert_event(conn, job_id, event, {}, now)
+                await insert_event(conn, job_id, event, fields or {}, now)
         return ended
 
     async def mark_cancelled(self, job_id: str, holder: str | None = None) -> None:
