@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         description="how long an API process remembers a token's user: a token revoked by "
         "another process works here that much longer (0: look it up on every request)",
     )
+    session_idle_hours: float = Field(
+        default=12.0, gt=0, description="a browser session ends after this long unused"
+    )
+    session_max_days: float = Field(
+        default=7.0, gt=0, description="a browser session ends this long after the login"
+    )
     metrics_token: SecretStr | None = Field(
         default=None, description="when set, /metrics requires Authorization: Bearer <this>"
     )

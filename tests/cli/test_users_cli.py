@@ -1,4 +1,4 @@
-"""`courseforge users create|token|revoke|list` on SQLite and PostgreSQL."""
+"""`courseforge users create|token|password|revoke|list` on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from courseforge.cli.app import app
 from courseforge.domain.accounts import User
 from courseforge.store.accounts import AccountStore
 from courseforge.store.database import Database
+from courseforge.store.sessions import SessionStore
 
 runner = CliRunner()
 TOKEN = re.compile(r"cf_[A-Za-z0-9_-]{43}")
@@ -138,3 +139,99 @@ def test_an_unknown_user_fails_with_a_message(database_url: str) -> None:
 
         assert result.exit_code == 1
         assert "no user named 'nobody'" in result.stderr
+
+
+def password_user(database_url: str, name: str, password: str) -> User | None:
+    async def go() -> User | None:
+        database = Database(database_url)
+        try:
+            return await AccountStore(database).authenticate_password(name, password)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(go())
+
+
+def start_session(database_url: str, user: User) -> str:
+    async def go() -> str:
+        database = Database(database_url)
+        try:
+            return await SessionStore(database).start_session(user)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(go())
+
+
+def session_user(database_url: str, session_id: str) -> User | None:
+    async def go() -> User | None:
+        database = Database(database_url)
+        try:
+            return await SessionStore(database).session_user(session_id)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(go())
+
+
+def create_with_password(database_url: str, name: str, password_input: str) -> Result:
+    arguments = ["create", name, "--role", "teacher", "--org", "Acme", "--password"]
+    return runner.invoke(
+        app, ["users", *arguments, "--database-url", database_url], input=password_input
+    )
+
+
+def test_create_with_a_password_from_stdin_lets_the_user_sign_in(database_url: str) -> None:
+    result = create_with_password(database_url, "hal", "open the pod bay doors\n")
+
+    token = printed_token(result)
+    user = password_user(database_url, "hal", "open the pod bay doors")
+    assert user is not None
+    assert user == authenticate(database_url, token)
+    assert password_user(database_url, "hal", "open the pod bay door") is None
+
+
+def test_password_changes_a_users_password(database_url: str) -> None:
+    printed_token(create_with_password(database_url, "ivy", "first password\n"))
+
+    result = runner.invoke(
+        app, ["users", "password", "ivy", "--database-url", database_url], input="second one\n"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "Password of ivy set" in result.stdout
+    assert password_user(database_url, "ivy", "first password") is None
+    assert password_user(database_url, "ivy", "second one") is not None
+
+
+def test_a_short_or_missing_password_is_a_usage_error(database_url: str) -> None:
+    for given in ("short\n", "\n", ""):
+        result = create_with_password(database_url, "jo", given)
+
+        assert result.exit_code == 2, given
+        assert "Traceback" not in result.output
+    assert "at least 8 characters" in create_with_password(database_url, "jo", "short\n").stderr
+    assert as_json(users(database_url, "list", "--json")) == []
+
+
+def test_password_for_an_unknown_user_fails_with_a_message(database_url: str) -> None:
+    result = runner.invoke(
+        app, ["users", "password", "nobody", "--database-url", database_url], input="long enough\n"
+    )
+
+    assert result.exit_code == 1
+    assert "no user named 'nobody'" in result.stderr
+
+
+def test_revoke_ends_the_users_browser_sessions(database_url: str) -> None:
+    printed_token(create_with_password(database_url, "kim", "kims password\n"))
+    kim = password_user(database_url, "kim", "kims password")
+    assert kim is not None
+    sessions = [start_session(database_url, kim) for _ in range(2)]
+    assert session_user(database_url, sessions[0]) == kim
+
+    result = users(database_url, "revoke", "kim")
+
+    assert result.exit_code == 0, result.output
+    assert "ended 2 browser sessions" in result.stdout
+    assert [session_user(database_url, session_id) for session_id in sessions] == [None, None]

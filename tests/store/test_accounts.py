@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 
 from courseforge.clock import FakeClock
 from courseforge.domain.accounts import User
@@ -21,8 +23,9 @@ from courseforge.store.accounts import (
 )
 from courseforge.store.database import Database
 from courseforge.store.job_store import JobStore
+from courseforge.store.passwords import MIN_PASSWORD_LENGTH, PasswordHasher, PasswordPolicyError
 from courseforge.store.stream_tickets import TicketLimitError
-from courseforge.store.tables import api_tokens, stream_tickets
+from courseforge.store.tables import api_tokens, stream_tickets, users
 
 
 @pytest.fixture
@@ -384,3 +387,103 @@ async def test_a_revocation_in_the_same_process_applies_at_once(
     await cached.revoke_tokens("alice")
 
     assert await cached.authenticate(token) is None
+
+
+# --- passwords --------------------------------------------------------------------
+
+
+class CountingArgon2(Argon2Hasher):
+    """argon2 at a test's cost, counting the verifications (the slow part of a login)."""
+
+    def __init__(self, time_cost: int = 1) -> None:
+        super().__init__(time_cost=time_cost, memory_cost=1024, parallelism=1)
+        self.verifications = 0
+
+    def verify(self, password: str | bytes, hash: str | bytes) -> bool:
+        self.verifications += 1
+        return super().verify(password, hash)
+
+
+def store_hashing_with(database: Database, clock: FakeClock, argon2: Argon2Hasher) -> AccountStore:
+    return AccountStore(database, clock, passwords=PasswordHasher(PasswordHash((argon2,))))
+
+
+async def stored_password_hash(database: Database, name: str) -> str | None:
+    async with database.connect() as conn:
+        statement = sa.select(users.c.password_hash).where(users.c.name == name)
+        found: str | None = (await conn.execute(statement)).scalar_one()
+    return found
+
+
+async def test_a_password_is_stored_as_an_argon2_hash_and_checked(
+    database: Database, clock: FakeClock, alice: User
+) -> None:
+    accounts = store_hashing_with(database, clock, CountingArgon2())
+
+    await accounts.set_password("alice", "correct horse")
+
+    stored = await stored_password_hash(database, "alice")
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
+    assert "correct horse" not in stored
+    assert await accounts.authenticate_password("alice", "correct horse") == alice
+    assert await accounts.authenticate_password("alice", "correct horsE") is None
+    assert await accounts.authenticate_password("alice", "") is None
+
+
+async def test_changing_a_password_retires_the_old_one(
+    database: Database, clock: FakeClock, alice: User
+) -> None:
+    accounts = store_hashing_with(database, clock, CountingArgon2())
+    await accounts.set_password("alice", "first password")
+
+    await accounts.set_password("alice", "second password")
+
+    assert await accounts.authenticate_password("alice", "first password") is None
+    assert await accounts.authenticate_password("alice", "second password") == alice
+
+
+async def test_a_password_too_short_or_for_nobody_is_refused(
+    database: Database, clock: FakeClock, alice: User
+) -> None:
+    accounts = store_hashing_with(database, clock, CountingArgon2())
+
+    with pytest.raises(PasswordPolicyError, match=f"at least {MIN_PASSWORD_LENGTH}"):
+        await accounts.set_password("alice", "short")
+    with pytest.raises(UserNotFoundError):
+        await accounts.set_password("nobody", "long enough")
+    assert await stored_password_hash(database, "alice") is None
+
+
+async def test_an_unknown_user_costs_the_same_hashing_as_a_wrong_password(
+    database: Database, clock: FakeClock, alice: User
+) -> None:
+    argon2 = CountingArgon2()
+    accounts = store_hashing_with(database, clock, argon2)
+    await accounts.create_user("nopass", "Acme", "student")
+    await accounts.set_password("alice", "correct horse")
+    attempts = [("alice", "wrong guess"), ("nobody", "wrong guess"), ("nopass", "wrong guess")]
+
+    for name, guess in attempts:
+        before = argon2.verifications
+        assert await accounts.authenticate_password(name, guess) is None
+        assert argon2.verifications - before == 1, name
+
+
+async def test_a_hash_made_with_weaker_parameters_is_replaced_at_login(
+    database: Database, clock: FakeClock, alice: User
+) -> None:
+    await store_hashing_with(database, clock, CountingArgon2(time_cost=1)).set_password(
+        "alice", "correct horse"
+    )
+    weak = await stored_password_hash(database, "alice")
+    stronger = store_hashing_with(database, clock, CountingArgon2(time_cost=2))
+
+    assert await stronger.authenticate_password("alice", "correct horse") == alice
+
+    rehashed = await stored_password_hash(database, "alice")
+    assert rehashed != weak
+    assert rehashed is not None
+    assert ",t=2," in rehashed
+    assert await stronger.authenticate_password("alice", "correct horse") == alice
+    assert await stored_password_hash(database, "alice") == rehashed

@@ -1,12 +1,16 @@
-"""`courseforge users create|token|revoke|list`: API users and their tokens.
+"""`courseforge users create|token|password|revoke|list`: users, their API tokens and
+passwords (for the browser).
 
-A token is printed once, when it is issued; the database keeps only its hash. Exit 1
-when the user is unknown, 2 for usage errors (a taken name, an unknown role).
+A token is printed once, when it is issued; the database keeps only its hash, as it keeps
+only a password's argon2 hash. A password is prompted for twice, or read as one line from
+stdin when stdin is not a terminal (scripts). Exit 1 when the user is unknown, 2 for
+usage errors (a taken name, an unknown role, a password too short).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -25,11 +29,15 @@ from courseforge.store.accounts import (
     UserNotFoundError,
     UserSummary,
 )
+from courseforge.store.passwords import PasswordPolicyError, checked_password
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 T = TypeVar("T")
 
-app = typer.Typer(help="Create API users, issue and revoke their tokens.", no_args_is_help=True)
+app = typer.Typer(
+    help="Create users, set their passwords, issue and revoke their tokens.",
+    no_args_is_help=True,
+)
 console = Console(highlight=False, soft_wrap=True)
 errors = Console(highlight=False, soft_wrap=True, stderr=True)
 
@@ -49,6 +57,11 @@ TOKEN_LABEL = typer.Option(
     "default", "--name", help="A label for the token (where it is used).", callback=_checked_name
 )
 NOT_SHOWN_AGAIN = "Copy it now: it will not be shown again."
+WITH_PASSWORD = typer.Option(
+    False,
+    "--password",
+    help="Also set a password for the web UI: prompted twice, or one line read from stdin.",
+)
 
 
 @app.command("create")
@@ -58,13 +71,17 @@ def create(
     org: str = typer.Option(
         ..., "--org", help="The organization (created if new).", callback=_checked_name
     ),
+    with_password: bool = WITH_PASSWORD,
     as_json: bool = AS_JSON,
     database_url: str | None = DATABASE_URL,
 ) -> None:
     """Create a user (and their organization) and print their first API token."""
+    password = _read_password() if with_password else None
 
     async def action(accounts: AccountStore) -> str:
         user = await accounts.create_user(name, org, role)
+        if password is not None:
+            await accounts.set_password(name, password)
         return await accounts.issue_token(user)
 
     token = _with_accounts(database_url, action)
@@ -97,12 +114,24 @@ def token(
     _show_token(issued)
 
 
+@app.command("password")
+def password(name: str = USER_NAME, database_url: str | None = DATABASE_URL) -> None:
+    """Set or change a user's password (prompted twice, or one line read from stdin)."""
+    new_password = _read_password()
+    _with_accounts(database_url, lambda accounts: accounts.set_password(name, new_password))
+    console.print(f"Password of {escape(name)} set.")
+
+
 @app.command("revoke")
 def revoke(name: str = USER_NAME, database_url: str | None = DATABASE_URL) -> None:
-    """Revoke every API token of a user."""
-    revoked = _with_accounts(database_url, lambda accounts: accounts.revoke_tokens(name))
-    plural = "" if revoked == 1 else "s"
-    console.print(f"Revoked {revoked} token{plural} of {escape(name)}.")
+    """Revoke every API token of a user and end their browser sessions."""
+    revoked = _with_accounts(database_url, lambda accounts: accounts.revoke_access(name))
+    tokens = "" if revoked.tokens == 1 else "s"
+    sessions = "" if revoked.sessions == 1 else "s"
+    console.print(
+        f"Revoked {revoked.tokens} token{tokens} of {escape(name)}"
+        f" and ended {revoked.sessions} browser session{sessions}."
+    )
 
 
 @app.command("list")
@@ -130,6 +159,21 @@ def _with_accounts(database_url: str | None, action: Callable[[AccountStore], Aw
         _fail(f"{error}; pick another name.", EXIT_USAGE)
     except UserNotFoundError as error:
         _fail(str(error), EXIT_FAILED)
+
+
+def _read_password() -> str:
+    """A password from the terminal (hidden, asked twice) or, for scripts, the first line
+    of stdin; a usage error when the policy refuses it."""
+    if sys.stdin.isatty():
+        given = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        given = sys.stdin.readline().rstrip("\r\n")
+        if not given:
+            _fail("no password on stdin (one line expected)", EXIT_USAGE)
+    try:
+        return checked_password(given)
+    except PasswordPolicyError as error:
+        _fail(str(error), EXIT_USAGE)
 
 
 def _fail(message: str, code: int) -> NoReturn:

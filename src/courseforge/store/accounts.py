@@ -1,4 +1,4 @@
-"""Users and organizations; their API tokens and short-lived stream tickets.
+"""Users and organizations; their passwords, API tokens and short-lived stream tickets.
 
 Tokens and tickets are stored as their SHA-256 only: a stolen database copy holds no
 usable credential, and a lookup by hash compares nothing secret in Python (no timing
@@ -7,6 +7,9 @@ leak about the token). The token itself is shown once, when it is issued.
 A stream ticket belongs to the token that asked for it: it stops working when that token
 is revoked. A user holds at most a few unused tickets at a time, counted in the database
 so that the cap holds across API processes and bounds the table.
+
+Passwords are kept as argon2 hashes (store/passwords.py); browser sessions live in
+store/sessions.py, and revoking a user's access ends them with the tokens.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from courseforge.domain.accounts import Role, User
 from courseforge.store import stream_tickets
 from courseforge.store.credential_cache import CredentialCache
 from courseforge.store.database import Database
+from courseforge.store.passwords import PasswordHasher
 from courseforge.store.stream_tickets import DEFAULT_LIVE_TICKETS
-from courseforge.store.tables import api_tokens, organizations, users
+from courseforge.store.tables import api_tokens, browser_sessions, organizations, users
 
 # The owner of jobs started from this machine's command line.
 LOCAL_USER, LOCAL_ORGANIZATION = "local", "local"
@@ -60,6 +64,14 @@ class Credential:
 
 
 @dataclass(frozen=True)
+class Revocation:
+    """What `revoke_access` ended: working API tokens, and browser sessions."""
+
+    tokens: int
+    sessions: int
+
+
+@dataclass(frozen=True)
 class UserSummary:
     name: str
     organization: str
@@ -78,10 +90,16 @@ class AccountStore:
     revoked elsewhere keeps working here for at most that long."""
 
     def __init__(
-        self, database: Database, clock: Clock | None = None, *, cache_s: float = 0.0
+        self,
+        database: Database,
+        clock: Clock | None = None,
+        *,
+        cache_s: float = 0.0,
+        passwords: PasswordHasher | None = None,
     ) -> None:
         self._database = database
         self._clock = clock or SystemClock()
+        self._passwords = passwords or PasswordHasher()
         self._credentials: CredentialCache[Credential] = CredentialCache(
             cache_s, self._clock.monotonic
         )
@@ -104,12 +122,12 @@ class AccountStore:
     async def find_user(self, name: str) -> User | None:
         async with self._database.connect() as conn:
             row = (await conn.execute(sa.select(users).where(users.c.name == name))).first()
-        return _user(row) if row else None
+        return stored_user(row) if row else None
 
     async def get_user(self, user_id: str) -> User | None:
         async with self._database.connect() as conn:
             row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
-        return _user(row) if row else None
+        return stored_user(row) if row else None
 
     async def list_users(self) -> list[UserSummary]:
         """Every user by name, with their organization and how many tokens still work."""
@@ -164,6 +182,37 @@ class AccountStore:
             )
         return user
 
+    # --- passwords (hashing: store/passwords.py) --------------------------------------
+
+    async def set_password(self, user_name: str, password: str) -> None:
+        """Sets or changes the user's password (only its hash is kept).
+
+        Raises UserNotFoundError, or PasswordPolicyError for a password too short or long.
+        """
+        password_hash = await self._passwords.hash(password)
+        statement = (
+            users.update().where(users.c.name == user_name).values(password_hash=password_hash)
+        )
+        async with self._database.transaction() as conn:
+            if (await conn.execute(statement)).rowcount == 0:
+                raise UserNotFoundError(user_name)
+
+    async def authenticate_password(self, user_name: str, password: str) -> User | None:
+        """The user, if the password is theirs; None otherwise, after the same hashing work
+        whether or not the user exists (or has a password)."""
+        async with self._database.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.name == user_name))).first()
+        verified = await self._passwords.verify(password, row.password_hash if row else None)
+        if row is None or not verified.matches:
+            return None
+        if verified.rehashed is not None:  # made with parameters no longer recommended
+            statement = (
+                users.update().where(users.c.id == row.id).values(password_hash=verified.rehashed)
+            )
+            async with self._database.transaction() as conn:
+                await conn.execute(statement)
+        return stored_user(row)
+
     # --- API tokens -------------------------------------------------------------
 
     async def issue_token(self, user: User, name: str = "default") -> str:
@@ -205,24 +254,32 @@ class AccountStore:
         if row is None:
             return None
         await self._record_use(row.token_id, row.last_used_at)
-        found = Credential(_user(row), row.token_id)
+        found = Credential(stored_user(row), row.token_id)
         self._credentials.put(digest, found)
         return found
 
     async def revoke_tokens(self, user_name: str) -> int:
-        """Revokes every working token of the user (rows are kept); how many there were."""
+        """Revokes every working token of the user, and ends their browser sessions; how
+        many tokens there were."""
+        return (await self.revoke_access(user_name)).tokens
+
+    async def revoke_access(self, user_name: str) -> Revocation:
+        """Revokes every working token of the user (rows are kept) and deletes every browser
+        session of theirs, in one transaction."""
         user = await self.find_user(user_name)
         if user is None:
             raise UserNotFoundError(user_name)
-        statement = (
+        revoke = (
             api_tokens.update()
             .where(api_tokens.c.user_id == user.id, api_tokens.c.revoked_at.is_(None))
             .values(revoked_at=self._clock.now())
         )
+        end_sessions = browser_sessions.delete().where(browser_sessions.c.user_id == user.id)
         async with self._database.transaction() as conn:
-            revoked = (await conn.execute(statement)).rowcount
+            revoked = (await conn.execute(revoke)).rowcount
+            ended = (await conn.execute(end_sessions)).rowcount
         self._credentials.clear()  # revocation is rare: forget every token, not just these
-        return revoked
+        return Revocation(revoked, ended)
 
     async def _record_use(self, token_id: str, last_used_at: datetime | None) -> None:
         now = self._clock.now()
@@ -278,12 +335,13 @@ class AccountStore:
             row = await stream_tickets.consume_ticket(
                 conn, secret_digest(ticket), job_id, self._clock.now()
             )
-        return _user(row) if row else None
+        return stored_user(row) if row else None
 
     async def purge_expired_tickets(self) -> int:
         async with self._database.transaction() as conn:
             return await stream_tickets.delete_expired(conn, self._clock.now())
 
 
-def _user(row: Any) -> User:
+def stored_user(row: Any) -> User:
+    """The User of a row holding the users table's columns."""
     return User(row.id, row.name, row.organization_id, row.role)

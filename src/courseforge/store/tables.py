@@ -51,6 +51,8 @@ users = sa.Table(
     ),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # argon2 hash (store/passwords.py); None: the user signs in with API tokens only.
+    sa.Column("password_hash", sa.String(255)),
 )
 
 ACTIVE_JOB = sa.text("status IN ('pending', 'running')")
@@ -216,6 +218,20 @@ api_tokens = sa.Table(
     sa.Column("last_used_at", UTCDateTime),
     sa.Column("revoked_at", UTCDateTime),
     sa.Index("ix_api_tokens_user_id", "user_id"),
+)
+
+# A browser's login (store/sessions.py): the cookie holds the id, the table its SHA-256.
+browser_sessions = sa.Table(
+    "browser_sessions",
+    metadata,
+    sa.Column("session_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_used_at", UTCDateTime, nullable=False),
+    sa.Index("ix_browser_sessions_user_id", "user_id"),
+    sa.Index("ix_browser_sessions_last_used_at", "last_used_at"),
 )
 
 # Short-lived, single-use credentials for one job's event stream (a browser's EventSource
