@@ -121,6 +121,20 @@ class Settings(BaseSettings):
     session_max_days: float = Field(
         default=7.0, gt=0, description="a browser session ends this long after the login"
     )
+    login_failures_per_name: int = Field(
+        default=5, ge=1, description="failed logins per account name in the window (429 above)"
+    )
+    login_failures_per_address: int = Field(
+        default=20, ge=1, description="failed logins per client address in the window (429 above)"
+    )
+    login_failure_window_minutes: int = Field(
+        default=15, ge=1, description="the window that failed logins are counted over"
+    )
+    csrf_secret: SecretStr | None = Field(
+        default=None,
+        description="signs the web UI's CSRF tokens; set it when serving with several "
+        "workers (unset: a random secret per process)",
+    )
     metrics_token: SecretStr | None = Field(
         default=None, description="when set, /metrics requires Authorization: Bearer <this>"
     )

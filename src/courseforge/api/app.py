@@ -30,6 +30,7 @@ from courseforge.logs import configure_logging
 from courseforge.runtime import Runtime, open_runtime
 from courseforge.settings import Settings
 from courseforge.store.outages import Backoff
+from courseforge.web import install_web
 
 HOUSEKEEPING_INTERVAL_S = 300.0
 
@@ -68,6 +69,7 @@ def create_app(
     install_error_handlers(app)
     for module in (outlines, courses, jobs, events, operations):
         app.include_router(module.router)
+    install_web(app, settings)  # the pages; its CSRF check runs inside the request guard
     app.add_middleware(RequestGuard, max_body_bytes=settings.api_max_body_bytes)
     app.add_middleware(LatencyMiddleware, metrics=lambda: _metrics_of(app))
     return app

@@ -14,6 +14,8 @@ from courseforge.api.errors import internal_error
 from courseforge.logs import get_logger
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The web UI's pages (outside /api) take HTML form posts; the API takes JSON only.
+FORM_TYPE = "application/x-www-form-urlencoded"
 _log = get_logger(__name__)
 
 
@@ -50,7 +52,7 @@ class RequestGuard:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
-        refusal = self._refusal(scope["method"], headers)
+        refusal = self._refusal(scope["method"], scope["path"], headers)
         if refusal is not None:
             await _refuse(send_with_id, *refusal)
             return
@@ -61,7 +63,7 @@ class RequestGuard:
             if not started:  # else the client sees the stream end early; nothing to add
                 await internal_error(request_id)(scope, receive, send_with_id)
 
-    def _refusal(self, method: str, headers: dict[str, str]) -> tuple[int, str] | None:
+    def _refusal(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, str] | None:
         if method not in BODY_METHODS:
             return None
         length = headers.get("content-length")
@@ -74,7 +76,8 @@ class RequestGuard:
             return 413, f"the request body is over the limit of {self.max_body_bytes} bytes"
         if length not in (None, "0"):
             kind = headers.get("content-type", "").split(";")[0].strip().lower()
-            if kind != "application/json":
+            is_form_page = kind == FORM_TYPE and not path.startswith("/api/")
+            if kind != "application/json" and not is_form_page:
                 return 415, "send the body as JSON with Content-Type: application/json"
         return None
 

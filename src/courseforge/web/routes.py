@@ -1,0 +1,116 @@
+"""The pages: login, logout and (for now) a signed-in home page.
+
+HTML only, so none of them is in the OpenAPI document (`include_in_schema=False`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from courseforge.web.csrf import CSRF_FIELD
+from courseforge.web.sessions import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    runtime_of,
+    session_store,
+    session_user,
+    set_session_cookie,
+)
+from courseforge.web.throttle import LoginThrottle
+
+TEMPLATES = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,  # user- and LLM-written text never becomes markup
+    )
+)
+WRONG_LOGIN = "Wrong name or password"
+MAX_FIELD = 1024  # longer than any name or password we accept
+
+router = APIRouter(include_in_schema=False)
+FormField = Annotated[str, Form(max_length=MAX_FIELD)]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    user = await session_user(request)
+    if user is None:
+        return RedirectResponse("/login?next=/", status_code=303)
+    return _page(request, "home.html", user=user)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, next: str = "/") -> Response:
+    return _page(request, "login.html", next=safe_next(next))
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request, name: FormField = "", password: FormField = "", next: FormField = "/"
+) -> Response:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    wait_s = throttle.retry_after_s(name, address)
+    if wait_s is not None:
+        return _login_refused(request, name, next, 429, {"Retry-After": str(wait_s)})
+    runtime = runtime_of(request)
+    user = await runtime.accounts.authenticate_password(name, password)
+    if user is None:
+        throttle.failed(name, address)
+        return _login_refused(request, name, next, 401)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_session_cookie(response, request, await session_store(runtime).start_session(user))
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await session_store(runtime_of(request)).end_session(session_id)
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response, request)
+    return response
+
+
+def safe_next(target: str) -> str:
+    """A local path to go to after login; "/" for anything that could leave the site
+    (an absolute URL, `//host`, `/\\host`, control characters)."""
+    local = target.startswith("/") and not target.startswith(("//", "/\\"))
+    if not local or any(ord(char) < 0x20 or char == "\\" for char in target):
+        return "/"
+    return target
+
+
+def _login_refused(
+    request: Request,
+    name: str,
+    next: str,
+    status: int,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    message = WRONG_LOGIN if status == 401 else "Too many failed logins: try again later"
+    context = {"name": name, "next": safe_next(next), "error": message}
+    return _page(request, "login.html", status=status, headers=headers, **context)
+
+
+def _page(
+    request: Request,
+    template: str,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    context |= {"csrf_field": CSRF_FIELD, "csrf_token": request.state.csrf_token}
+    context["login_url"] = "/login?next=" + quote(context.get("next", "/"), safe="/")
+    return TEMPLATES.TemplateResponse(
+        request, template, context, status_code=status, headers=headers
+    )
