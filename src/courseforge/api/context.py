@@ -19,6 +19,7 @@ from courseforge.store.course_listing import CourseListing
 from courseforge.store.idempotency import IdempotencyStore
 from courseforge.store.job_listing import JobListing
 from courseforge.store.stats import JobStatistics
+from courseforge.web.sessions import session_user
 from courseforge.worker.worker import Worker
 
 
@@ -56,19 +57,30 @@ async def optional_credential(context: Context, credentials: Credentials) -> Cre
 OptionalCredential = Annotated[Credential | None, Depends(optional_credential)]
 
 
-async def optional_user(credential: OptionalCredential) -> User | None:
-    return credential.user if credential else None
+async def optional_user(request: Request, credential: OptionalCredential) -> User | None:
+    """The bearer token's user; without a token, the web UI's signed-in user (its session
+    cookie, looked up on every request so that logout ends it at once; web/csrf.py
+    refuses a state-changing request with that cookie but without the CSRF token)."""
+    if credential is not None:
+        return credential.user
+    return await session_user(request)
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
 async def current_credential(credential: OptionalCredential) -> Credential:
-    """The token's user and which token it is (what a stream ticket is tied to)."""
+    """The token's user and which token it is (what a stream ticket is tied to). A
+    browser session is no token: its pages read the stream with the cookie instead."""
     if credential is None:
         raise _unauthorized("send an API token: Authorization: Bearer <token>")
     return credential
 
 
-async def current_user(credential: OptionalCredential) -> User:
-    return (await current_credential(credential)).user
+async def current_user(user: OptionalUser) -> User:
+    if user is None:
+        raise _unauthorized("send an API token: Authorization: Bearer <token> (or sign in)")
+    return user
 
 
 async def metrics_reader(context: Context, credentials: Credentials) -> None:
