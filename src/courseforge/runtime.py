@@ -34,6 +34,7 @@ from courseforge.store.idempotency import IdempotencyStore
 from courseforge.store.job_listing import JobListing
 from courseforge.store.job_store import JobStore
 from courseforge.store.outages import BackoffPolicy
+from courseforge.store.sessions import SessionStore
 from courseforge.store.stats import JobStatistics
 from courseforge.worker.worker import Worker, WorkerConfig, new_worker_id
 
@@ -65,6 +66,7 @@ class DatabaseRuntime:
     database: Database
     store: JobStore
     accounts: AccountStore
+    sessions: SessionStore
     queue: JobQueue
     reads: ReadModels
     clock: Clock
@@ -211,6 +213,7 @@ async def open_runtime(
                 base.database,
                 base.store,
                 base.accounts,
+                base.sessions,
                 base.queue,
                 base.reads,
                 base.clock,
@@ -240,6 +243,12 @@ def _database_runtime(settings: Settings, database: Database, clock: Clock) -> D
         database,
         store,
         AccountStore(database, clock, cache_s=settings.auth_cache_s),
+        SessionStore(
+            database,
+            clock,
+            idle=timedelta(hours=settings.session_idle_hours),
+            lifetime=timedelta(days=settings.session_max_days),
+        ),
         JobQueue(database, store, clock, policy, running_caps(settings), creation_quotas(settings)),
         reads,
         clock,

@@ -113,13 +113,14 @@ def _background(context: ApiContext, stop: asyncio.Event) -> list[Coroutine[Any,
 
 
 async def _housekeeping(context: ApiContext, stop: asyncio.Event) -> None:
-    """Forgets what only the API writes once it is of no use: used-up stream tickets, and
-    idempotency records older than the retention period."""
+    """Forgets what only the API writes once it is of no use: used-up stream tickets,
+    expired browser sessions, and idempotency records older than the retention period."""
     retention = timedelta(hours=context.runtime.settings.retention_hours)
     retries = Backoff("housekeeping", context.runtime.backoff)
     while True:
         try:
             await context.runtime.accounts.purge_expired_tickets()
+            await context.runtime.sessions.purge_expired()
             await context.idempotency.purge_older_than(retention)
             retries.succeeded()
         except Exception as error:  # the next round tries again

@@ -19,7 +19,6 @@ from courseforge.web.sessions import (
     SESSION_COOKIE,
     clear_session_cookie,
     runtime_of,
-    session_store,
     session_user,
     set_session_cookie,
 )
@@ -66,7 +65,7 @@ async def login(
         throttle.failed(name, address)
         return _login_refused(request, name, next, 401)
     response = RedirectResponse(safe_next(next), status_code=303)
-    set_session_cookie(response, request, await session_store(runtime).start_session(user))
+    set_session_cookie(response, request, await runtime.sessions.start_session(user))
     return response
 
 
@@ -74,7 +73,7 @@ async def login(
 async def logout(request: Request) -> Response:
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        await session_store(runtime_of(request)).end_session(session_id)
+        await runtime_of(request).sessions.end_session(session_id)
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response, request)
     return response

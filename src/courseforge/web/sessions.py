@@ -10,7 +10,6 @@ from starlette.responses import Response
 
 from courseforge.domain.accounts import User
 from courseforge.runtime import Runtime
-from courseforge.store.sessions import SessionStore
 
 SESSION_COOKIE = "courseforge_session"
 
@@ -20,22 +19,12 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-def session_store(runtime: Runtime) -> SessionStore:
-    settings = runtime.settings
-    return SessionStore(
-        runtime.database,
-        runtime.clock,
-        idle=timedelta(hours=settings.session_idle_hours),
-        lifetime=timedelta(days=settings.session_max_days),
-    )
-
-
 async def session_user(request: Request) -> User | None:
     """The signed-in user, or None without a working session."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         return None
-    return await session_store(runtime_of(request)).session_user(session_id)
+    return await runtime_of(request).sessions.session_user(session_id)
 
 
 def set_session_cookie(response: Response, request: Request, session_id: str) -> None:
