@@ -25,6 +25,7 @@ typecheck: install
 
 test: install lint typecheck
 	scripts/ensure-postgres.sh
+	scripts/ensure-chromium.sh
 	$(BIN)/pytest
 
 bench: install
