@@ -127,8 +127,11 @@ async def test_a_long_healthy_job_is_never_rescued(database_url: str) -> None:
 
     provider = Slow(always_valid)
     async with (
-        running_worker(database_url, provider, lease_s=0.6) as runtime,
-        running_worker(database_url, FunctionProvider(always_valid), lease_s=0.6) as sweeper,
+        # A lease long enough that a heartbeat held up a few hundred ms on a loaded machine
+        # (SQLite: one writer at a time) still lands before the run's own lease timer
+        # (worker/leases.py, 90 % of the lease) would stop it.
+        running_worker(database_url, provider, lease_s=1.2) as runtime,
+        running_worker(database_url, FunctionProvider(always_valid), lease_s=1.2) as sweeper,
     ):
         sweeper_maintenance = sweeper.queue.rescue_expired
         owner = await runtime.accounts.local_user()
