@@ -12,10 +12,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from courseforge.api.errors import internal_error
 from courseforge.logs import get_logger
+from courseforge.web.csrf import FORM_TYPE
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-# The web UI's pages (outside /api) take HTML form posts; the API takes JSON only.
-FORM_TYPE = "application/x-www-form-urlencoded"
 _log = get_logger(__name__)
 
 
@@ -76,6 +75,7 @@ class RequestGuard:
             return 413, f"the request body is over the limit of {self.max_body_bytes} bytes"
         if length not in (None, "0"):
             kind = headers.get("content-type", "").split(";")[0].strip().lower()
+            # The web UI's pages (outside /api) take HTML form posts; the API, JSON only.
             is_form_page = kind == FORM_TYPE and not path.startswith("/api/")
             if kind != "application/json" and not is_form_page:
                 return 415, "send the body as JSON with Content-Type: application/json"

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -86,7 +87,32 @@ class Backoff:
 
     async def wait_after(self, error: BaseException, stop: asyncio.Event) -> bool:
         """`failed`, then waits its delay or until `stop`; says whether `stop` was set."""
-        delay = self.failed(error)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        return stop.is_set()
+        return await _stopped_within(stop, self.failed(error))
+
+
+async def repeat_every(
+    interval_s: float,
+    step: Callable[[], Awaitable[object]],
+    backoff: Backoff,
+    stop: asyncio.Event,
+    *,
+    first_wait_s: float | None = None,
+) -> None:
+    """Runs `step` every `interval_s` (the first time after `first_wait_s`, by default an
+    interval) until `stop`; after a failed step, the next try comes after the backoff's
+    wait, if that is sooner."""
+    wait_s = interval_s if first_wait_s is None else first_wait_s
+    while not await _stopped_within(stop, wait_s):
+        try:
+            await step()
+        except Exception as error:  # the database is away (or a bug): try again
+            wait_s = min(interval_s, backoff.failed(error))
+            continue
+        backoff.succeeded()
+        wait_s = interval_s
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()

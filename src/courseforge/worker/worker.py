@@ -33,7 +33,13 @@ from courseforge.logs import get_logger
 from courseforge.pipeline.runner import CancelRequestedError, JobFailedError, LeaseLostError
 from courseforge.queue.job_queue import JobQueue
 from courseforge.store.job_store import JobStore
-from courseforge.store.outages import Backoff, BackoffPolicy, describe, is_database_unreachable
+from courseforge.store.outages import (
+    Backoff,
+    BackoffPolicy,
+    describe,
+    is_database_unreachable,
+    repeat_every,
+)
 from courseforge.worker.leases import LeaseDeadlines
 
 RunJob = Callable[[str], Awaitable[object]]
@@ -255,17 +261,9 @@ class Worker:
             _log.warning("job_stop_unrecorded", job_id=job_id, reason=reason, error=describe(error))
 
     async def _heartbeats(self, quit: asyncio.Event) -> None:
-        every = self._queue.policy.lease_s / 3
+        # A failed renewal stops no run: runs go on until their leases may be over.
         backoff = Backoff("heartbeat", self.config.backoff, worker=self.id)
-        wait_s = every
-        while not await _wait(quit, wait_s):
-            try:
-                await self._renew_leases()
-            except Exception as error:  # runs go on until their leases may be over
-                wait_s = min(every, backoff.failed(error))
-                continue
-            backoff.succeeded()
-            wait_s = every
+        await repeat_every(self._queue.policy.lease_s / 3, self._renew_leases, backoff, quit)
 
     async def _renew_leases(self) -> None:
         sent_at = asyncio.get_running_loop().time()
@@ -294,15 +292,8 @@ class Worker:
 
     async def _maintenance(self, quit: asyncio.Event) -> None:
         backoff = Backoff("maintenance", self.config.backoff, worker=self.id)
-        wait_s = 0.0  # a sweep at once, then every interval
-        while not await _wait(quit, wait_s):
-            try:
-                await self._sweep()
-            except Exception as error:  # the database is away (or a bug): try again
-                wait_s = min(self.config.maintenance_interval_s, backoff.failed(error))
-                continue
-            backoff.succeeded()
-            wait_s = self.config.maintenance_interval_s
+        interval_s = self.config.maintenance_interval_s
+        await repeat_every(interval_s, self._sweep, backoff, quit, first_wait_s=0.0)  # at once
 
     async def _sweep(self) -> None:
         rescued = await self._queue.rescue_expired()
@@ -323,12 +314,3 @@ class Worker:
             if task in still:
                 self._stop(job_id, "shutdown")
         await asyncio.gather(*still, return_exceptions=True)
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> bool:
-    """Waits up to `seconds` for `event`; says whether it was set."""
-    try:
-        await asyncio.wait_for(event.wait(), timeout=seconds)
-    except TimeoutError:
-        return False
-    return True
