@@ -19,6 +19,7 @@ import uvicorn
 from courseforge.api.app import create_app
 from courseforge.domain.accounts import Role, User
 from courseforge.llm.fake import FakeProvider
+from courseforge.llm.port import LLMProvider
 from courseforge.runtime import open_runtime
 from courseforge.settings import Settings
 
@@ -45,8 +46,15 @@ class LiveApi:
 
 
 class ServerThread:
-    def __init__(self, settings: Settings, *, with_worker: bool, latency_ms: float) -> None:
-        provider = FakeProvider(latency_ms=latency_ms)
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        with_worker: bool,
+        latency_ms: float,
+        provider: LLMProvider | None = None,
+    ) -> None:
+        provider = provider or FakeProvider(latency_ms=latency_ms)
         app = create_app(settings, with_worker=with_worker, provider=provider)
         config = uvicorn.Config(
             app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5

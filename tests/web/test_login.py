@@ -24,7 +24,7 @@ async def test_pages_are_accessible_html_with_our_stylesheet(web: LiveApi) -> No
         css = await client.get("/static/courseforge.css")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    for part in ('<meta name="viewport"', 'href="#main"', '<main id="main">', "courseforge.css"):
+    for part in ('<meta name="viewport"', 'href="#main"', '<main id="main"', "courseforge.css"):
         assert part in page.text
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")

@@ -1,35 +1,24 @@
-"""The pages: login, logout and (for now) a signed-in home page.
+"""Signing in and out: the login form, its throttle, and logout.
 
 HTML only, so none of them is in the OpenAPI document (`include_in_schema=False`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Annotated
 
-import jinja2
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from courseforge.web.csrf import CSRF_FIELD
+from courseforge.web.pages import page
 from courseforge.web.sessions import (
     SESSION_COOKIE,
     clear_session_cookie,
     runtime_of,
-    session_user,
     set_session_cookie,
 )
 from courseforge.web.throttle import LoginThrottle
 
-TEMPLATES = Jinja2Templates(
-    env=jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True,  # user- and LLM-written text never becomes markup
-    )
-)
 WRONG_LOGIN = "Wrong name or password"
 MAX_FIELD = 1024  # longer than any name or password we accept
 
@@ -37,17 +26,9 @@ router = APIRouter(include_in_schema=False)
 FormField = Annotated[str, Form(max_length=MAX_FIELD)]
 
 
-@router.get("/", response_class=HTMLResponse)
-async def home(request: Request) -> Response:
-    user = await session_user(request)
-    if user is None:
-        return RedirectResponse("/login?next=/", status_code=303)
-    return _page(request, "home.html", user=user)
-
-
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str = "/") -> Response:
-    return _page(request, "login.html", next=safe_next(next))
+    return page(request, "login.html", next=safe_next(next))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -97,19 +78,4 @@ def _login_refused(
 ) -> Response:
     message = WRONG_LOGIN if status == 401 else "Too many failed logins: try again later"
     context = {"name": name, "next": safe_next(next), "error": message}
-    return _page(request, "login.html", status=status, headers=headers, **context)
-
-
-def _page(
-    request: Request,
-    template: str,
-    *,
-    status: int = 200,
-    headers: dict[str, str] | None = None,
-    **context: Any,
-) -> Response:
-    context |= {"csrf_field": CSRF_FIELD, "csrf_token": request.state.csrf_token}
-    context["login_url"] = "/login?next=" + quote(context.get("next", "/"), safe="/")
-    return TEMPLATES.TemplateResponse(
-        request, template, context, status_code=status, headers=headers
-    )
+    return page(request, "login.html", status=status, headers=headers, **context)

@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from courseforge.settings import Settings
-from courseforge.web import routes
+from courseforge.web import course_pages, dashboard, job_pages, routes, stats_page, wizard
 from courseforge.web.csrf import FormCsrfMiddleware
+from courseforge.web.pages import install_login_redirect
 from courseforge.web.sessions import SESSION_COOKIE
 from courseforge.web.throttle import LoginThrottle
 
@@ -18,7 +19,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
-    app.include_router(routes.router)
+    for module in (routes, dashboard, job_pages, wizard, course_pages, stats_page):
+        app.include_router(module.router)
+    install_login_redirect(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.login_throttle = LoginThrottle(
         per_name=settings.login_failures_per_name,
