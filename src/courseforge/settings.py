@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(
         default=512 * 1024, ge=1024, description="largest request body the API accepts"
     )
+    upload_max_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, description="largest uploaded source file (413 above)"
+    )
+    upload_max_pages: int = Field(
+        default=200, ge=1, description="most pages an uploaded PDF may have"
+    )
     sse_heartbeat_s: float = Field(default=15.0, gt=0, description="event-stream keep-alive")
     stream_tickets_per_user: int = Field(
         default=20, ge=1, le=1000, description="unused stream tickets a user may hold (429 above)"
@@ -132,8 +138,8 @@ class Settings(BaseSettings):
     )
     csrf_secret: SecretStr | None = Field(
         default=None,
-        description="signs the web UI's CSRF tokens; set it when serving with several "
-        "workers (unset: a random secret per process)",
+        description="signs the web UI's CSRF tokens; set the same one on every host "
+        "that serves the web UI (unset: `serve` makes one for its own workers)",
     )
     metrics_token: SecretStr | None = Field(
         default=None, description="when set, /metrics requires Authorization: Bearer <this>"
