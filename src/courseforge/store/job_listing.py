@@ -8,6 +8,7 @@ every job is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -25,6 +26,7 @@ from courseforge.store.visibility import visible_to
 
 StatusFilter = Literal["pending", "running", "completed", "failed", "cancelled", "active"]
 STATUS_FILTERS: tuple[str, ...] = get_args(StatusFilter)
+MAX_SEARCH_LENGTH = 200  # longer than any topic a person types to find a job
 # What a person reads as a job's log: its log lines and how it ended.
 LOG_EVENT_TYPES = ("log", "job_completed", "job_failed", "job_cancelled")
 
@@ -52,23 +54,58 @@ class LogLine:
     message: str
 
 
+@dataclass(frozen=True)
+class JobCounts:
+    """How many of a viewer's jobs have each status (one grouped count)."""
+
+    by_status: Mapping[str, int]
+
+    def of(self, status: str | None) -> int:
+        """The count behind a status filter: one status, "active", or None (all)."""
+        if status is None:
+            return sum(self.by_status.values())
+        if status == "active":
+            return sum(self.by_status.get(active, 0) for active in ACTIVE_STATUSES)
+        return self.by_status.get(status, 0)
+
+
 class JobListing:
     def __init__(self, database: Database, *, history_ttl_s: float = 0.0) -> None:
         self._database = database
         self._history = RunHistory(history_ttl_s)
 
     async def list_jobs(
-        self, viewer: User | None, *, status: str | None, limit: int, cursor: str | None = None
+        self,
+        viewer: User | None,
+        *,
+        status: str | None,
+        limit: int,
+        cursor: str | None = None,
+        search: str | None = None,
     ) -> Page[JobRecord]:
-        """Newest first; `status` is one status, "active" (pending or running) or None (all).
+        """Newest first; `status` is one status, "active" (pending or running) or None (all);
+        `search` keeps the jobs whose topic holds it, in any case.
 
         Raises InvalidCursorError for a cursor this listing did not hand out.
         """
-        query = sa.select(jobs).where(*_seen_by(viewer), *_with_status(status))
+        query = sa.select(jobs).where(
+            *_seen_by(viewer), *_with_status(status), *_topic_holds(search)
+        )
         async with self._database.connect() as conn:
             return await fetch_page(
                 conn, query, jobs, limit=limit, cursor=cursor, to_item=_job_record
             )
+
+    async def count_jobs(self, viewer: User | None, *, search: str | None = None) -> JobCounts:
+        """The viewer's jobs (those whose topic holds `search`) counted by status."""
+        query = (
+            sa.select(jobs.c.status, sa.func.count())
+            .where(*_seen_by(viewer), *_topic_holds(search))
+            .group_by(jobs.c.status)
+        )
+        async with self._database.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return JobCounts({status: count for status, count in rows})
 
     async def snapshot(self, job_id: str, viewer: User | None = None) -> JobSnapshot:
         async with self._database.connect() as conn:
@@ -117,6 +154,16 @@ def _with_status(status: str | None) -> list[sa.ColumnElement[bool]]:
     if status == "active":
         return [jobs.c.status.in_(ACTIVE_STATUSES)]
     return [jobs.c.status == status]
+
+
+def _topic_holds(search: str | None) -> list[sa.ColumnElement[bool]]:
+    if not search:
+        return []
+    if len(search) > MAX_SEARCH_LENGTH:
+        raise ValueError(f"search text over {MAX_SEARCH_LENGTH} characters")
+    topic = jobs.c.request["topic"].as_string()
+    # autoescape: a typed % or _ is matched as itself, not as a LIKE wildcard.
+    return [topic.icontains(search, autoescape=True)]
 
 
 async def _visible_job(conn: AsyncConnection, job_id: str, viewer: User | None) -> Any:
