@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 
 import typer
 import uvicorn
@@ -28,6 +29,9 @@ def serve(
         os.environ["COURSEFORGE_DATABASE_URL"] = database_url
     if no_worker:
         os.environ["COURSEFORGE_API_ONLY"] = "true"
+    # Every worker process must sign CSRF tokens alike, or a form served by one is refused
+    # by another. Replicas on other hosts share one only when it is configured.
+    os.environ.setdefault("COURSEFORGE_CSRF_SECRET", secrets.token_urlsafe(32))
     settings = prepared_settings(None)
     Console(highlight=False).print(
         f"courseforge API on http://{host}:{port} (docs at /docs); "
