@@ -1,8 +1,9 @@
 """A course as one standalone HTML page.
 
 Everything in a course was written by an LLM, so every value is escaped (Jinja2's
-autoescape): no tag or script in a lesson can reach the reader's browser as markup.
-Lesson text is shown as paragraphs of plain text.
+autoescape) except lesson Markdown, which is rendered and sanitized by the one renderer
+the course pages use too (`rendering.markdown_html`): no tag or script in a lesson can
+reach the reader's browser as markup.
 """
 
 from __future__ import annotations
@@ -10,8 +11,13 @@ from __future__ import annotations
 from functools import cache
 
 import jinja2
+from markupsafe import Markup
 
 from courseforge.domain.course import Course
+from courseforge.export.rendering import markdown_html
+
+# Lessons are h3 in the page: their own headings start at h4.
+LESSON_HEADING_OFFSET = 3
 
 
 @cache
@@ -25,8 +31,8 @@ def _template() -> jinja2.Template:
 
 
 def course_html(course: Course) -> str:
-    return _template().render(course=course, paragraphs=_paragraphs)
+    return _template().render(course=course, lesson_html=_lesson_html)
 
 
-def _paragraphs(text: str) -> list[str]:
-    return [part.strip() for part in text.split("\n\n") if part.strip()]
+def _lesson_html(markdown: str) -> Markup:
+    return markdown_html(markdown, heading_offset=LESSON_HEADING_OFFSET)
