@@ -11,6 +11,8 @@ from courseforge.domain.text import Paragraph, Phrase, Title, printable, require
 
 MAX_SOURCE_CHARS = 60_000
 MAX_MODULES, MAX_LESSONS_PER_MODULE = 12, 8
+MAX_TASKS_PER_LESSON, MAX_QUESTIONS_PER_QUIZ = 6, 12
+MAX_PRIORITY = 10  # a course job's priority runs 0..MAX_PRIORITY, higher first
 
 
 class CourseRequest(BaseModel):
@@ -25,8 +27,8 @@ class CourseRequest(BaseModel):
     language: LanguageTag = "en"
     modules: int = Field(default=5, ge=1, le=MAX_MODULES)
     lessons_per_module: int = Field(default=3, ge=1, le=MAX_LESSONS_PER_MODULE)
-    tasks_per_lesson: int = Field(default=3, ge=1, le=6)
-    questions_per_quiz: int = Field(default=4, ge=1, le=12)
+    tasks_per_lesson: int = Field(default=3, ge=1, le=MAX_TASKS_PER_LESSON)
+    questions_per_quiz: int = Field(default=4, ge=1, le=MAX_QUESTIONS_PER_QUIZ)
     source_material: Annotated[str, AfterValidator(printable)] | None = Field(
         default=None,
         max_length=MAX_SOURCE_CHARS,
@@ -101,3 +103,26 @@ class CourseOutline(BaseModel):
         require_unique([module.title for module in self.modules], "module titles")
         require_unique(self.learning_objectives, "course learning objectives")
         return self
+
+
+def course_brief(
+    outline: CourseOutline,
+    drafted_from: OutlineRequest | None,
+    *,
+    tasks_per_lesson: int,
+    questions_per_quiz: int,
+) -> CourseRequest:
+    """The brief of a course job for an approved outline: the outline job's brief when it
+    came from one (it may hold source material), else one made from the outline itself;
+    shaped like the (possibly edited) outline either way."""
+    base = drafted_from.brief().model_dump() if drafted_from else {"topic": outline.title}
+    base.update(
+        audience=outline.audience,
+        level=outline.level,
+        language=outline.language,
+        modules=len(outline.modules),
+        lessons_per_module=max(len(module.lessons) for module in outline.modules),
+        tasks_per_lesson=tasks_per_lesson,
+        questions_per_quiz=questions_per_quiz,
+    )
+    return CourseRequest.model_validate(base)

@@ -273,3 +273,28 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_idempotency_keys_created_at", "created_at"),
 )
+
+# A new-course wizard's work in progress (store/outline_drafts.py): the outline job it
+# drafted, the outline as the user edits it (any shape, validated when queued), and the
+# course job once queued.
+outline_drafts = sa.Table(
+    "outline_drafts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "owner_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column(
+        "outline_job_id",
+        sa.String(36),
+        sa.ForeignKey("jobs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("tasks_per_lesson", sa.Integer, nullable=False),
+    sa.Column("questions_per_quiz", sa.Integer, nullable=False),
+    sa.Column("outline", JsonDocument),
+    sa.Column("course_job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="SET NULL")),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_outline_drafts_owner_id", "owner_id"),
+)

@@ -26,7 +26,7 @@ from courseforge.api.schemas import (
 )
 from courseforge.domain.accounts import User
 from courseforge.domain.course import Course
-from courseforge.domain.outline import CourseRequest, OutlineRequest
+from courseforge.domain.outline import CourseRequest, OutlineRequest, course_brief
 from courseforge.export.html import course_html
 from courseforge.export.markdown import course_to_markdown
 from courseforge.queue.job_queue import Enqueued
@@ -155,23 +155,16 @@ async def _detail(
 
 
 async def _brief(context: Context, user: User, body: CourseCreate) -> CourseRequest:
-    """The outline job's brief when named (it may hold source material), else one made from
-    the outline itself; shaped like the outline either way."""
-    outline = body.outline
+    """The brief from the named outline job (404 unless it is one the user may see)."""
+    drafted_from = None
     if body.outline_job_id is not None:
         snapshot = await visible_snapshot(context, body.outline_job_id, user)
         if not isinstance(snapshot.job.request, OutlineRequest):
             raise not_found("outline job", body.outline_job_id)
-        base = snapshot.job.request.brief().model_dump()
-    else:
-        base = {"topic": outline.title}
-    base.update(
-        audience=outline.audience,
-        level=outline.level,
-        language=outline.language,
-        modules=len(outline.modules),
-        lessons_per_module=max(len(module.lessons) for module in outline.modules),
+        drafted_from = snapshot.job.request
+    return course_brief(
+        body.outline,
+        drafted_from,
         tasks_per_lesson=body.tasks_per_lesson,
         questions_per_quiz=body.questions_per_quiz,
     )
-    return CourseRequest.model_validate(base)
