@@ -120,6 +120,25 @@ class CourseListing:
             rows = (await conn.execute(query)).all()
         return [VersionSummary(r.version, r.created_at, _score(r.quality)) for r in rows]
 
+    async def quality_scores(self, course_ids: list[str], viewer: User) -> dict[str, float]:
+        """The overall quality score of each course's current version, in one query (a
+        page of courses beside its scores); a course without a version has none."""
+        query = (
+            sa.select(courses.c.id, course_versions.c.quality)
+            .join(
+                course_versions,
+                sa.and_(
+                    course_versions.c.course_id == courses.c.id,
+                    course_versions.c.version == courses.c.current_version,
+                ),
+            )
+            .where(courses.c.id.in_(course_ids), visible_to(viewer, courses))
+        )
+        async with self._database.connect() as conn:
+            rows = (await conn.execute(query)).all() if course_ids else []
+        scored = ((row.id, _score(row.quality)) for row in rows)
+        return {course_id: score for course_id, score in scored if score is not None}
+
     async def publish(self, course_id: str, viewer: User) -> CourseSummary:
         """Published from now on; publishing again changes nothing (published_at stays)."""
         now = self._clock.now()
