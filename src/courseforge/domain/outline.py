@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -115,7 +115,9 @@ def course_brief(
     """The brief of a course job for an approved outline: the outline job's brief when it
     came from one (it may hold source material), else one made from the outline itself;
     shaped like the (possibly edited) outline either way."""
-    base = drafted_from.brief().model_dump() if drafted_from else {"topic": outline.title}
+    base: dict[str, Any] = (
+        drafted_from.brief().model_dump() if drafted_from else {"topic": outline.title}
+    )
     base.update(
         audience=outline.audience,
         level=outline.level,
