@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,6 +19,7 @@ from courseforge.domain.accounts import User
 from courseforge.domain.jobs import FINISHED_STATUSES, JobKind, JobStatus
 from courseforge.store.database import Database
 from courseforge.store.tables import jobs
+from courseforge.store.utc_day import utc_day
 from courseforge.store.visibility import visible_to
 
 # Where a job failed before any step began (e.g. its worker was lost too often).
@@ -36,6 +38,17 @@ class JobStats:
     duration_p95_s: float | None
     duration_p99_s: float | None
     mean_cost_per_course_usd: float | None  # completed course jobs
+
+
+@dataclass(frozen=True)
+class DailyJobs:
+    """The jobs that finished on one UTC day, and what they cost."""
+
+    day: date
+    completed: int
+    failed: int
+    cancelled: int
+    cost_usd: float  # every finished job's spend, outlines and failures included
 
 
 class JobStatistics:
@@ -67,6 +80,18 @@ class JobStatistics:
             duration_p99_s=p99,
             mean_cost_per_course_usd=cost,
         )
+
+    async def daily_series(self, viewer: User, days: int, now: datetime) -> list[DailyJobs]:
+        """One entry per UTC day, oldest first, for the `days` days up to `now`'s (days
+        without a finished job as zeros); jobs count on the day they finished."""
+        if days < 1:
+            raise ValueError(f"days must be at least 1, not {days}")
+        first = now.astimezone(UTC).date() - timedelta(days=days - 1)
+        start = datetime.combine(first, time(), tzinfo=UTC)
+        async with self._database.connect() as conn:
+            rows = await _finished_by_day(conn, viewer, start, start + timedelta(days=days))
+        every_day = (first + timedelta(days=n) for n in range(days))
+        return [rows.get(day) or DailyJobs(day, 0, 0, 0, 0.0) for day in every_day]
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -121,3 +146,41 @@ async def _mean_course_cost(conn: AsyncConnection, scope: Scope) -> float | None
     )
     mean = (await conn.execute(query)).scalar()
     return float(mean) if mean is not None else None
+
+
+def _count_of(status: JobStatus) -> sa.ColumnElement[int]:
+    return sa.func.sum(sa.case((jobs.c.status == status, 1), else_=0))
+
+
+async def _finished_by_day(
+    conn: AsyncConnection, viewer: User, start: datetime, end: datetime
+) -> dict[date, DailyJobs]:
+    day = utc_day(jobs.c.finished_at)
+    query = (
+        sa.select(
+            day.label("day"),
+            _count_of(JobStatus.COMPLETED).label("completed"),
+            _count_of(JobStatus.FAILED).label("failed"),
+            _count_of(JobStatus.CANCELLED).label("cancelled"),
+            sa.func.sum(jobs.c.cost_usd).label("cost_usd"),
+        )
+        .where(
+            visible_to(viewer, jobs),
+            jobs.c.status.in_(FINISHED_STATUSES),
+            jobs.c.finished_at >= start,
+            jobs.c.finished_at < end,
+        )
+        .group_by(day)
+    )
+    rows = (await conn.execute(query)).all()
+    return {entry.day: entry for entry in map(_daily_jobs, rows)}
+
+
+def _daily_jobs(row: sa.Row[Any]) -> DailyJobs:
+    return DailyJobs(
+        date.fromisoformat(row.day),
+        int(row.completed),
+        int(row.failed),
+        int(row.cancelled),
+        float(row.cost_usd or 0.0),
+    )

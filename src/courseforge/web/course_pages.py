@@ -7,6 +7,7 @@ course that is not the viewer's is not found here either. Export links point at 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -152,6 +153,6 @@ def _back_to_course(course_id: str, notice: str) -> Response:
     return RedirectResponse(f"/courses/{course_id}?notice={notice}", status_code=303)
 
 
-def _query_string(values: dict[str, object]) -> str:
+def _query_string(values: Mapping[str, object]) -> str:
     present = {name: value for name, value in values.items() if value is not None}
     return "?" + urlencode(present) if present else ""
