@@ -76,6 +76,15 @@ def test_a_job_that_has_not_started_has_every_step_pending() -> None:
     assert states(view(status=JobStatus.PENDING, step=None)) == ["pending"] * 7
 
 
+def test_a_course_from_an_approved_outline_starts_with_the_outline_done() -> None:
+    queued = step_checklist(view(status=JobStatus.PENDING), outline_given=True)
+    assert [line.state for line in queued] == ["done"] + ["pending"] * 6
+    # Running, before its first unit is stored (no step yet): lessons are under way.
+    started = step_checklist(view(step=None), outline_given=True)
+    assert [line.state for line in started][:3] == ["done", "running", "pending"]
+    assert states(view(step=None))[:2] == ["running", "pending"]
+
+
 def test_an_outline_job_has_only_the_outline_step() -> None:
     lines = step_checklist(view(kind=JobKind.OUTLINE, step="outline"))
     assert [(line.step, line.state, line.state_text) for line in lines] == [

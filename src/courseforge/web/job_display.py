@@ -58,14 +58,23 @@ def job_steps(job: JobView) -> tuple[str, ...]:
     return ("outline",) if job.kind == JobKind.OUTLINE else STEPS
 
 
-def step_checklist(job: JobView) -> list[StepLine]:
+def step_checklist(job: JobView, *, outline_given: bool = False) -> list[StepLine]:
     """Steps before the job's current one are done, the current one is under way (or
-    where the job failed or stopped), later ones pending; all done once it completed."""
+    where the job failed or stopped), later ones pending; all done once it completed.
+
+    A course from an approved outline (`outline_given`) starts with its outline done.
+    The job's `step` is stored as units finish, so a run that stopped or goes on
+    before its first unit was stored has none yet: its first step not done is the one
+    under way.
+    """
     steps = job_steps(job)
+    first = 1 if outline_given and job.kind == JobKind.COURSE else 0
     current = steps.index(job.step) if job.step in steps else None
+    if current is None and job.started_at is not None:
+        current = first
     lines = []
     for index, step in enumerate(steps):
-        if job.status == JobStatus.COMPLETED or (current is not None and index < current):
+        if job.status == JobStatus.COMPLETED or index < max(first, current or 0):
             state: StepState = "done"
         elif index == current:
             state = _HALTED[job.status]

@@ -37,6 +37,7 @@ AfterEventId = Annotated[int, Query(ge=0, le=MAX_EVENT_ID, description="log line
 class JobPanel:
     job: JobView
     log: list[LogLine]
+    outline_given: bool  # a course from an approved outline: its outline step is done
 
     @property
     def finished(self) -> bool:
@@ -87,7 +88,8 @@ async def _read_panel(runtime: Runtime, job_id: str, user: User, *, after: int) 
     except JobNotFoundError:
         return None
     view = snapshot_view(snapshot, runtime.clock.now())
-    return JobPanel(view, [line for line in log if line.event_id > after])
+    fresh_log = [line for line in log if line.event_id > after]
+    return JobPanel(view, fresh_log, outline_given=snapshot.job.outline is not None)
 
 
 def _panel_context(panel: JobPanel) -> dict[str, object]:
@@ -96,7 +98,7 @@ def _panel_context(panel: JobPanel) -> dict[str, object]:
         "job": job,
         "log": panel.log,
         "finished": panel.finished,
-        "steps": step_checklist(job),
+        "steps": step_checklist(job, outline_given=panel.outline_given),
         "generating": generating_line(job),
         "status_message": status_message(job),
     }
