@@ -96,7 +96,7 @@ async def test_another_users_job_and_a_missing_one_are_not_found(web: LiveApi) -
         ]
     assert [answer.status_code for answer in answers] == [404] * 4
     assert all("There is no job here that you can see" in a.text for a in answers)
-    assert all(BRIEF["topic"] not in a.text for a in answers)
+    assert all(str(BRIEF["topic"]) not in a.text for a in answers)
 
 
 async def test_a_visitor_who_is_not_signed_in_is_sent_to_log_in(web: LiveApi) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -92,7 +92,7 @@ async def _read_panel(runtime: Runtime, job_id: str, user: User, *, after: int) 
     return JobPanel(view, fresh_log, outline_given=snapshot.job.outline is not None)
 
 
-def _panel_context(panel: JobPanel) -> dict[str, object]:
+def _panel_context(panel: JobPanel) -> dict[str, Any]:
     job = panel.job
     return {
         "job": job,
