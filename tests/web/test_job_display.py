@@ -94,9 +94,12 @@ def test_an_outline_job_has_only_the_outline_step() -> None:
 
 def test_the_generating_line_names_the_item_and_the_count() -> None:
     job = view(step="lessons", item="Who lives here", done=2, total=5)
-    assert generating_line(job) == "Generating: Who lives here (2/5)"
-    assert generating_line(view(step="lessons", done=0, total=5)) == "Generating: Lessons (0/5)"
-    assert generating_line(view(status=JobStatus.COMPLETED, done=5, total=5)) is None
+    assert generating_line(job, step_checklist(job)) == "Generating: Who lives here (2/5)"
+    starting = view(step=None, done=0, total=5)
+    lines = step_checklist(starting, outline_given=True)
+    assert generating_line(starting, lines) == "Generating: lessons (0/5)"
+    finished = view(status=JobStatus.COMPLETED, done=5, total=5)
+    assert generating_line(finished, step_checklist(finished)) is None
 
 
 def test_the_status_sentence_follows_the_job() -> None:

@@ -84,12 +84,14 @@ def step_checklist(job: JobView, *, outline_given: bool = False) -> list[StepLin
     return lines
 
 
-def generating_line(job: JobView) -> str | None:
-    """ "Generating: <the item just finished> (2/5)" while the job runs."""
+def generating_line(job: JobView, steps: list[StepLine]) -> str | None:
+    """ "Generating: <the item just finished> (2/5)" while the job runs; before its
+    first item, the step under way stands in for it."""
     progress = job.progress
     if job.status != JobStatus.RUNNING or progress.items_total <= 0:
         return None
-    item = progress.current_item or STEP_NAMES.get(job.step or "", "the course")
+    running = [line.name.lower() for line in steps if line.state == "running"]
+    item = progress.current_item or (running[0] if running else "the course")
     return f"Generating: {item} ({progress.items_completed}/{progress.items_total})"
 
 

@@ -94,11 +94,12 @@ async def _read_panel(runtime: Runtime, job_id: str, user: User, *, after: int) 
 
 def _panel_context(panel: JobPanel) -> dict[str, Any]:
     job = panel.job
+    steps = step_checklist(job, outline_given=panel.outline_given)
     return {
         "job": job,
         "log": panel.log,
         "finished": panel.finished,
-        "steps": step_checklist(job, outline_given=panel.outline_given),
-        "generating": generating_line(job),
+        "steps": steps,
+        "generating": generating_line(job, steps),
         "status_message": status_message(job),
     }
