@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 48  # room for the axes' labels
+LEFT, RIGHT, TOP, BOTTOM = 72, 12, 12, 48  # room for the axes' labels
 # Axis maxima are one of these times a power of ten, so the midpoint tick reads well.
 NICE_STEPS = (1, 2, 4, 10)
 X_LABEL_EVERY = 7  # days between date labels
