@@ -10,12 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
+from courseforge.llm.port import LLMProvider
 from courseforge.store.database import Database
 from courseforge.store.job_store import JobStore
 from courseforge.store.outline_drafts import OutlineDraft, OutlineDrafts
 from tests.api.conftest import LiveApi
 from tests.api.helpers import follow
 from tests.web.conftest import browser, csrf_token, log_in
+from tests.web.job_providers import SteeredProvider
 
 BRIEF = {
     "topic": "Tide pools",
@@ -288,3 +290,50 @@ class TestOverTheCreationRate:
         assert "Retry-After" in response.headers
         assert 'role="alert"' in response.text
         assert 'value="Coral reefs"' in response.text
+
+
+class TestWhileTheOutlinesAreDrafted:
+    @pytest.fixture
+    def steered(self) -> SteeredProvider:
+        return SteeredProvider(latency_ms=0)
+
+    @pytest.fixture
+    def web_provider(self, steered: SteeredProvider) -> LLMProvider:
+        return steered
+
+    async def test_the_progress_is_polled_until_the_candidates_are_in(
+        self, alice: Visitor, steered: SteeredProvider
+    ) -> None:
+        steered.hold("outline:")
+        draft_id = await start_draft(alice)
+        running = await alice.client.get(f"/courses/new/{draft_id}/progress")
+        steered.release()
+        await outlines_drafted(alice, draft_id)
+        done = await alice.client.get(f"/courses/new/{draft_id}/progress")
+
+        assert 'hx-trigger="every 1s"' in running.text
+        assert f'hx-get="/courses/new/{draft_id}/progress"' in running.text
+        assert "Use this outline" not in running.text
+        assert "hx-trigger" not in done.text
+        assert done.text.count("Use this outline") == 2
+
+    async def test_a_failed_drafting_shows_why_and_retries(
+        self, alice: Visitor, steered: SteeredProvider
+    ) -> None:
+        steered.fail_once("outline:1")
+        draft_id = await start_draft(alice)
+        job_id = (await stored_draft(alice.web, draft_id)).outline_job_id
+        async with alice.web.client("alice") as api:
+            ending = (await follow(api, job_id, until="job_failed"))[-1]
+        assert ending.type == "job_failed"
+        failed = await alice.client.get(f"/courses/new/{draft_id}")
+        assert "refused, once" in failed.text
+        assert "Retry" in failed.text
+
+        retried = await alice.post(f"/courses/new/{draft_id}/retry", {})
+        assert retried.status_code == 303
+        async with alice.web.client("alice") as api:
+            events = await follow(api, job_id, last_event_id=ending.id, until="job_completed")
+        assert events[-1].type == "job_completed"
+        page = await alice.client.get(f"/courses/new/{draft_id}")
+        assert page.text.count("Use this outline") == 2
