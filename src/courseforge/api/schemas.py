@@ -9,7 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from courseforge.api.params import ID_PATTERN
-from courseforge.domain.outline import CourseOutline
+from courseforge.domain.outline import (
+    MAX_PRIORITY,
+    MAX_QUESTIONS_PER_QUIZ,
+    MAX_TASKS_PER_LESSON,
+    CourseOutline,
+)
 from courseforge.store.course_listing import CourseDetail, CourseSummary, VersionSummary
 from courseforge.store.job_listing import LogLine
 from courseforge.store.job_view import JobView
@@ -31,10 +36,10 @@ class CourseCreate(BaseModel):
         pattern=ID_PATTERN,
         description="the outline job it came from: its brief is reused",
     )
-    tasks_per_lesson: int = Field(default=3, ge=1, le=6)
-    questions_per_quiz: int = Field(default=4, ge=1, le=12)
+    tasks_per_lesson: int = Field(default=3, ge=1, le=MAX_TASKS_PER_LESSON)
+    questions_per_quiz: int = Field(default=4, ge=1, le=MAX_QUESTIONS_PER_QUIZ)
     auto_publish: bool = False
-    priority: int = Field(default=0, ge=0, le=10, description="higher runs first")
+    priority: int = Field(default=0, ge=0, le=MAX_PRIORITY, description="higher runs first")
 
 
 class JobPage(BaseModel):
