@@ -236,7 +236,7 @@ async def test_without_a_stream_the_page_falls_back_to_polling(
 ) -> None:
     released.hold("lesson:")
     job_id = await queue_course(web)
-    await page.route("**/events*", lambda route: route.abort())
+    await page.route(f"**/api/jobs/{job_id}/events*", lambda route: route.abort())
     await open_job(page, web, job_id)
     connection = page.locator("#connection")
     await expect(connection).to_have_text(re.compile("^Reconnecting"))
