@@ -41,7 +41,7 @@ async def test_login_sets_a_hardened_session_cookie_and_signs_in(web: LiveApi) -
     assert {"httponly", "samesite=lax", "path=/", f"max-age={SEVEN_DAYS_S}"} <= attributes
     assert "secure" not in attributes  # plain HTTP here
     assert home.status_code == 200
-    assert "Signed in as <strong>alice</strong>" in home.text
+    assert '<span class="whoami">alice</span>' in home.text
 
 
 async def test_cookies_are_secure_behind_an_https_proxy(web: LiveApi) -> None:
@@ -141,3 +141,28 @@ async def test_the_html_pages_stay_out_of_the_openapi_document(web: LiveApi) -> 
     async with web.client() as client:
         paths = (await client.get("/openapi.json")).json()["paths"]
     assert not {"/", "/login", "/logout"} & set(paths)
+
+
+async def test_login_gives_the_browser_a_new_csrf_token(web: LiveApi) -> None:
+    async with browser(web) as client:
+        before = await csrf_token(client)
+        response = await log_in(client)
+        after = await csrf_token(client, "/")
+        # The token from before login, sent with the new cookie, is refused.
+        stale = await client.post("/logout", data={"csrftoken": before})
+        fresh = await client.post("/logout", data={"csrftoken": after})
+    assert 'csrftoken=""' in " ".join(response.headers.get_list("set-cookie"))
+    assert after != before
+    assert stale.status_code == 403
+    assert fresh.status_code == 303
+
+
+async def test_a_multipart_form_carries_its_csrf_token_as_a_field(web: LiveApi) -> None:
+    async with browser(web) as client:
+        await log_in(client)
+        token = await csrf_token(client, "/")
+        upload = {"notes": ("notes.txt", b"field csrftoken is not here", "text/plain")}
+        refused = await client.post("/logout", files=upload, data={"other": "x"})
+        accepted = await client.post("/logout", files=upload, data={"csrftoken": token})
+    assert refused.status_code == 403
+    assert accepted.status_code == 303

@@ -2,8 +2,9 @@
 double-submit cookie, plus the glue a page without JavaScript needs.
 
 starlette-csrf reads the token from a header only (htmx will send it there); a plain
-HTML form sends it as the `csrftoken` field, so form posts are buffered here and the
-field is read before the body is handed on unchanged. The token a page embeds is put in
+HTML form sends it as the `csrftoken` field, so form posts (url-encoded, or multipart
+with an uploaded file) are buffered here and the field is read before the body is
+handed on unchanged. The token a page embeds is put in
 `request.state.csrf_token`: the cookie's, or a new one that this response then sets.
 """
 
@@ -15,6 +16,7 @@ from urllib.parse import parse_qs
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette_csrf.middleware import CSRFMiddleware
 
@@ -22,6 +24,8 @@ CSRF_COOKIE = "csrftoken"
 CSRF_FIELD = "csrftoken"
 CSRF_HEADER = "x-csrftoken"
 FORM_TYPE = "application/x-www-form-urlencoded"
+MULTIPART_TYPE = "multipart/form-data"
+FORM_TYPES = (FORM_TYPE, MULTIPART_TYPE)
 
 
 class FormCsrfMiddleware(CSRFMiddleware):
@@ -46,9 +50,10 @@ class FormCsrfMiddleware(CSRFMiddleware):
         cookie = Request(scope).cookies.get(CSRF_COOKIE)
         token = cookie or self._generate_csrf_token()
         scope.setdefault("state", {})["csrf_token"] = token
-        if _is_form(scope):
+        form_type = _form_type(scope)
+        if form_type is not None:
             body = await _read_body(receive)
-            scope["state"]["csrf_form_token"] = _form_field(body, CSRF_FIELD)
+            scope["state"]["csrf_form_token"] = await _form_token(scope, form_type, body)
             receive = _replay(body, receive)
         if self._required_post(scope) and not await self._token_matches(Request(scope)):
             await self._get_error_response(Request(scope))(scope, receive, send)
@@ -91,11 +96,37 @@ def _is_page_start(message: Message) -> bool:
     return content_type.startswith("text/html")
 
 
-def _is_form(scope: Scope) -> bool:
+def _form_type(scope: Scope) -> str | None:
     if scope["method"] in ("GET", "HEAD", "OPTIONS", "TRACE"):
-        return False
+        return None
     content_type = Request(scope).headers.get("content-type", "")
-    return content_type.split(";")[0].strip().lower() == FORM_TYPE
+    media_type = content_type.split(";")[0].strip().lower()
+    return media_type if media_type in FORM_TYPES else None
+
+
+async def _form_token(scope: Scope, form_type: str, body: bytes) -> str | None:
+    if form_type == FORM_TYPE:
+        return _form_field(body, CSRF_FIELD)
+    # Starlette's own multipart parser, over a copy of the body; a malformed body has no
+    # token (the route's own parsing reports what is wrong with it).
+    request = Request(scope, _replay(body, _no_more))
+    try:
+        async with request.form(max_files=10, max_fields=200) as form:
+            value = form.get(CSRF_FIELD)
+    except Exception:  # any parse error: no token found
+        return None
+    return value if isinstance(value, str) else None
+
+
+async def _no_more() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def forget_csrf_cookie(response: Response) -> None:
+    """Drops the browser's token when a session starts or ends, so the next page is
+    given a new one: a token known before login (planted, or seen by someone at the
+    same browser) is no use after it."""
+    response.delete_cookie(CSRF_COOKIE, path="/", samesite="lax")
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from courseforge.web.csrf import forget_csrf_cookie
 from courseforge.web.pages import page
 from courseforge.web.sessions import (
     SESSION_COOKIE,
@@ -47,6 +48,7 @@ async def login(
         return _login_refused(request, name, next, 401)
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, request, await runtime.sessions.start_session(user))
+    forget_csrf_cookie(response)
     return response
 
 
@@ -57,6 +59,7 @@ async def logout(request: Request) -> Response:
         await runtime_of(request).sessions.end_session(session_id)
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response, request)
+    forget_csrf_cookie(response)
     return response
 
 
