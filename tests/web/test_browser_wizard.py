@@ -41,6 +41,11 @@ async def test_from_a_topic_to_a_queued_course(web: LiveApi, page: Page) -> None
     await sign_in(page, web)
     await page.get_by_role("link", name="New course").click()
     await expect(page.get_by_role("heading", name="New course")).to_be_visible()
+    await page.get_by_role("button", name="Draft outlines").click()  # no topic yet
+    topic = page.get_by_label("Topic", exact=True)
+    await expect(topic).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#f-topic-error")).to_contain_text("at least 3 characters")
+    await assert_accessible(page)  # the page with its errors
     await fill_brief(page)
     await assert_accessible(page)
     await screenshot(page, "wizard-brief")
