@@ -337,3 +337,18 @@ class TestWhileTheOutlinesAreDrafted:
         assert events[-1].type == "job_completed"
         page = await alice.client.get(f"/courses/new/{draft_id}")
         assert page.text.count("Use this outline") == 2
+
+
+class TestWithASmallUploadLimit:
+    @pytest.fixture
+    def web_overrides(self) -> dict[str, object]:
+        return {"upload_max_bytes": 2048}
+
+    async def test_a_file_over_the_limit_is_refused_beside_the_file_field(
+        self, alice: Visitor
+    ) -> None:
+        response = await alice.post(
+            "/courses/new", BRIEF, files={"file": ("long.txt", b"tide " * 1000, "text/plain")}
+        )
+        assert response.status_code == 422
+        assert_error_beside(response.text, "f-file", "the limit is 2 KiB")
