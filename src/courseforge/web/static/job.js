@@ -157,6 +157,18 @@
   function onStreamError() {
     // The browser would retry on its own, at its own pace: the page keeps the schedule.
     closeStream();
+    // A stream can end without the job's last event (retention removed it): a job the
+    // panel shows finished needs no reconnecting.
+    refresh().then(() => {
+      if (isFinished()) {
+        showConnection("ended", "Finished: live updates stopped");
+      } else {
+        reconnectLater();
+      }
+    });
+  }
+
+  function reconnectLater() {
     if (failures >= BACKOFF_S.length) {
       startPolling();
       return;
