@@ -1,7 +1,9 @@
-"""A job's live events as Server-Sent Events, replayed from Last-Event-ID, then followed.
+"""Live events as Server-Sent Events, replayed from Last-Event-ID, then followed: one
+job's (it ends after the job's last event), or every job the viewer may see (it never
+ends by itself).
 
-The stream reads the store once (the replay), then waits on the process's event broker
-and never queries per client again. It ends after the job's last event.
+A stream reads the store once (the replay), then waits on the process's event broker
+and never queries per client again.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from courseforge.api.schemas import StreamTicket
 from courseforge.domain.accounts import User
 from courseforge.domain.events import TERMINAL_EVENTS, JobEvent
 from courseforge.domain.jobs import FINISHED_STATUSES
+from courseforge.store.event_feed import newest_event_id, viewer_events_after
 
-router = APIRouter(prefix="/api/jobs", tags=["events"])
+router = APIRouter(prefix="/api", tags=["events"])
 TICKET_TTL_S = 60.0
+VIEWER_REPLAY_LIMIT = 1000  # a viewer-wide resume replays at most this many, the newest
 MAX_EVENT_ID_DIGITS = 18  # below 2**63, the column's range
 # ASCII digits: `²` and `①` are digits to str.isdigit but not to int().
 _EVENT_ID = re.compile(rf"[0-9]{{0,{MAX_EVENT_ID_DIGITS}}}")
@@ -54,12 +58,57 @@ async def stream_user(
     )
 
 
+async def viewer(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    """The bearer token's user, or the web UI's signed-in one (a browser's EventSource
+    sends the session cookie)."""
+    if user is None:
+        raise ApiError(
+            401,
+            "send an API token (Authorization: Bearer) or sign in to the web UI",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+_STREAM_RESPONSE = {"content": {"text/event-stream": {}}, "description": "the event stream"}
+
+
 @router.get(
-    "/{job_id}/events",
-    responses={
-        **responses(400, 401, 404, 422),
-        200: {"content": {"text/event-stream": {}}, "description": "the event stream"},
-    },
+    "/events",
+    responses={**responses(400, 401, 422), 200: _STREAM_RESPONSE},
+    response_class=EventSourceResponse,
+)
+async def viewer_events(
+    context: Context,
+    user: Annotated[User, Depends(viewer)],
+    last_event_id: Annotated[
+        str | None, Header(description="resume after this event id"), _EVENT_ID_RULE
+    ] = None,
+    last_event_id_query: Annotated[
+        str | None,
+        Query(alias="last_event_id", description="Last-Event-ID, for clients without headers"),
+        _EVENT_ID_RULE,
+    ] = None,
+) -> EventSourceResponse:
+    """The events of every job you may see (your own; an admin: the organization's), as
+    they happen. Each event's data names its job (`jobId`).
+
+    Without Last-Event-ID it starts now, with no history (read the jobs list for the
+    present state). With it, it first replays the events after that id, at most the
+    newest 1,000 (after a longer gap, reload the jobs list). It never ends by itself;
+    keep-alive comments flow while it is quiet."""
+    resume = _resume_after(last_event_id, last_event_id_query)
+    database = context.runtime.database
+    after = await newest_event_id(database) if resume is None else resume
+    heartbeat = context.runtime.settings.sse_heartbeat_s
+    return EventSourceResponse(
+        _follow_viewer(context, user, after), ping=heartbeat, send_timeout=30
+    )
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    responses={**responses(400, 401, 404, 422), 200: _STREAM_RESPONSE},
     response_class=EventSourceResponse,
 )
 async def job_events(
@@ -78,9 +127,7 @@ async def job_events(
 ) -> EventSourceResponse:
     """The job's events: replays what came after Last-Event-ID, then follows live."""
     snapshot = await visible_snapshot(context, job_id, user)
-    # Both checked, whichever is used: the header when it names an event, else the query.
-    from_header, from_query = _event_id(last_event_id), _event_id(last_event_id_query)
-    after = from_header if last_event_id else from_query
+    after = _resume_after(last_event_id, last_event_id_query) or 0
     finished = snapshot.job.status in FINISHED_STATUSES
     heartbeat = context.runtime.settings.sse_heartbeat_s
     return EventSourceResponse(
@@ -89,7 +136,7 @@ async def job_events(
 
 
 @router.post(
-    "/{job_id}/stream-ticket",
+    "/jobs/{job_id}/stream-ticket",
     status_code=201,
     response_model=StreamTicket,
     responses=responses(401, 404, 422, 429),
@@ -132,10 +179,37 @@ async def _follow(
                 return
 
 
+async def _follow_viewer(
+    context: Context, user: User, after: int
+) -> AsyncIterator[ServerSentEvent]:
+    async with context.broker.subscribe_viewer(user, after) as subscription:
+        database = context.runtime.database
+        last = after
+        for event_id, event in await viewer_events_after(
+            database, user, after, limit=VIEWER_REPLAY_LIMIT
+        ):
+            yield _sse(event_id, event)
+            last = event_id
+        while True:
+            event_id, event = await subscription.events.get()
+            if event_id > last:
+                yield _sse(event_id, event)
+                last = event_id
+
+
 def _sse(event_id: int, event: JobEvent) -> ServerSentEvent:
     return ServerSentEvent(
         data=json.dumps(event.wire(), separators=(",", ":")), event=event.type, id=str(event_id)
     )
+
+
+def _resume_after(header: str | None, query: str | None) -> int | None:
+    """The id to resume after: the header when it names an event, else the query; None
+    when neither does. Both are checked, whichever is used."""
+    from_header, from_query = _event_id(header), _event_id(query)
+    if header:
+        return from_header
+    return from_query if query else None
 
 
 def _event_id(raw: str | None) -> int:
