@@ -30,6 +30,10 @@ RUN_TIMEOUT_MS = 30_000  # a whole job at the fake's latency, on a busy machine
 # 2 + 4 + 8 s of reconnecting before the page falls back to polling, then some
 FALLBACK_TIMEOUT_MS = 25_000
 
+# A log box a line and a half high, so that a few lines overflow it.
+SHRINK_LOG = "box => { box.style.maxHeight = '1.5rem'; }"
+PX_BELOW_VIEW = "box => box.scrollHeight - box.scrollTop - box.clientHeight"
+
 
 @pytest.fixture
 def web_worker() -> bool:
@@ -153,8 +157,13 @@ async def test_a_course_job_is_watched_live_to_completion(
     await expect(page.get_by_role("button", name="Cancel")).to_be_visible()
     await assert_accessible(page)
     await screenshot(page, "job-running")
+    log = page.locator("#job-log")
+    await log.evaluate(SHRINK_LOG)
     released.release()
     await assert_completed(page, web, job_id)
+    # The log overflows its (shrunk) box and, left at the bottom, follows new lines.
+    assert await log.evaluate("box => box.scrollHeight > box.clientHeight")
+    assert await log.evaluate(PX_BELOW_VIEW) < 2
     await expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
     await assert_accessible(page)
     await screenshot(page, "job-completed")
@@ -188,8 +197,14 @@ async def test_a_failed_job_shows_why_and_completes_when_retried(
     await expect(step(page, "lessons")).to_contain_text("(failed)")
     await assert_accessible(page)
     await screenshot(page, "job-failed")
+    log = page.locator("#job-log")
+    await log.evaluate(SHRINK_LOG)
+    await log.evaluate("box => { box.scrollTop = 0; }")  # the reader scrolled up
     await page.get_by_role("button", name="Retry").click()
     await assert_completed(page, web, job_id)
+    # New lines came in below, and the log stayed where the reader had scrolled to.
+    assert await log.evaluate(PX_BELOW_VIEW) > 0
+    assert await log.evaluate("box => box.scrollTop") == 0
     await expect(page.locator(".job-error")).to_have_count(0)
 
 
