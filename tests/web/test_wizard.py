@@ -221,7 +221,8 @@ async def test_add_remove_and_move_are_kept_across_a_reload(alice: Visitor) -> N
     assert moved.headers["location"] == f"/courses/new/{draft_id}#module-1"
     await alice.post(path, outline_form(await saved(alice, draft_id), "add_lesson:0"))
     await alice.post(path, outline_form(await saved(alice, draft_id), "remove_lesson:1:0"))
-    await alice.post(path, outline_form(await saved(alice, draft_id), "add_module"))
+    added = await alice.post(path, outline_form(await saved(alice, draft_id), "add_module"))
+    assert added.headers["location"] == f"/courses/new/{draft_id}#module-2"
 
     result = await saved(alice, draft_id)
     assert [m["title"] for m in result["modules"]] == [second, first, ""]

@@ -119,7 +119,7 @@ async def edit_outline(request: Request, user: SignedIn, draft_id: str) -> Respo
     except DraftNotFoundError:
         return not_found_page(request, user, "course draft")
     if action not in ("save", "generate"):
-        return _back_to(draft_id, _anchor(action))
+        return _back_to(draft_id, _anchor(action, len(outline["modules"])))
     try:
         approved = CourseOutline.model_validate(outline)
     except ValidationError as invalid:
@@ -215,11 +215,15 @@ def _back_to(draft_id: str, anchor: str = "") -> Response:
     return RedirectResponse(f"/courses/new/{draft_id}{anchor}", status_code=303)
 
 
-def _anchor(action: str) -> str:
-    """Where the page should open after a structural action: the module it changed."""
+def _anchor(action: str, modules: int) -> str:
+    """Where the page opens after a structural action: the module it changed (after an
+    add, the new last one; after a removal, the one now in its place)."""
     name, _, arguments = action.partition(":")
     first = arguments.split(":")[0]
-    if not first.isdigit():
+    if name == "add_module":
+        target = modules - 1
+    elif first.isdigit():
+        target = int(first) + {"module_up": -1, "module_down": 1}.get(name, 0)
+    else:
         return "#modules"
-    module = int(first) + {"module_up": -1, "module_down": 1}.get(name, 0)
-    return f"#module-{max(module, 0)}"
+    return f"#module-{min(max(target, 0), modules - 1)}" if modules else "#modules"
