@@ -17,6 +17,7 @@ from courseforge.clock import SystemClock
 from courseforge.domain.events import JobEvent
 from courseforge.domain.outline import CourseRequest
 from courseforge.store.database import Database
+from courseforge.store.event_feed import newest_event_id
 from courseforge.store.job_listing import MAX_SEARCH_LENGTH
 from courseforge.store.job_store import JobStore
 from courseforge.web.dashboard import BAD_CURSOR, PAGE_SIZE
@@ -235,6 +236,21 @@ async def test_the_row_and_log_fragments_show_only_the_viewers_jobs(web: LiveApi
     assert [answer.status_code for answer in hidden] == [404, 404, 404]
     assert signed_out.status_code == 401
     assert signed_out.headers["HX-Redirect"].startswith("/login?next=/jobs/")
+
+
+async def test_the_page_tells_its_script_where_the_stream_resumes(web: LiveApi) -> None:
+    job_id = await add_job(web, "Tide pools", status="running")
+    async with database(web) as opened:
+        event = JobEvent(type="log", job_id=job_id, timestamp=NOW, fields={"message": "hi"})
+        await JobStore(opened, SystemClock()).append_events([event])
+        newest = await newest_event_id(opened)
+
+    async with signed_in(web) as alice:
+        page = tree(await alice.get("/"))
+
+    # The stream resumes after the newest event at render time: none in between is lost.
+    assert newest > 0
+    assert page.xpath("//table[@id='jobs']/@data-last-event-id") == [str(newest)]
 
 
 async def test_the_queued_notice_names_a_job_the_viewer_may_see(web: LiveApi) -> None:

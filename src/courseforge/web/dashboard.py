@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from courseforge.domain.accounts import User
 from courseforge.domain.events import EventType
 from courseforge.runtime import Runtime
+from courseforge.store.event_feed import newest_event_id
 from courseforge.store.job_listing import MAX_SEARCH_LENGTH, JobCounts
 from courseforge.store.job_store import JobNotFoundError
 from courseforge.store.job_view import JobView, job_view, snapshot_view
@@ -56,6 +57,9 @@ async def dashboard(
     queued: str | None = None,
 ) -> Response:
     runtime = runtime_of(request)
+    # Read before the jobs: the script's stream resumes after it, so no event between
+    # this read and the stream's start is missed (at worst one is seen twice).
+    last_event_id = await newest_event_id(runtime.database)
     try:
         query = parse_query(status, q, cursor)
         listing = await runtime.reads.jobs.list_jobs(
@@ -80,7 +84,7 @@ async def dashboard(
         now=now,
         max_search=MAX_SEARCH_LENGTH,
         event_types=EVENT_TYPES,
-        last_event_id="",
+        last_event_id=last_event_id,
     )
 
 
