@@ -53,6 +53,16 @@ async def test_the_page_shows_a_queued_course_job(web: LiveApi) -> None:
     assert 'src="/static/job.js"' in html
 
 
+async def test_an_outline_job_shows_only_its_outline_step(web: LiveApi) -> None:
+    async with web.client("alice") as api:
+        response = await api.post("/api/outlines", json=BRIEF)
+    job_id = response.json()["job_id"]
+    async with signed_in(web) as client:
+        html = (await client.get(f"/jobs/{job_id}")).text
+    assert steps_of(html) == [("pending", "outline")]
+    assert "Outline drafting" in html
+
+
 async def test_the_stream_resumes_after_the_last_event_the_page_shows(web: LiveApi) -> None:
     job_id = await queue_course(web)
     async with web.client("alice") as api:
