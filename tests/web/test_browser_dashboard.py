@@ -13,14 +13,14 @@ import re
 import threading
 
 import pytest
-from playwright.async_api import Locator, Page, Request, expect
+from playwright.async_api import BrowserContext, Locator, Page, Request, expect
 
 from courseforge.domain.outline import CourseRequest
 from courseforge.llm.fake import FakeProvider
 from courseforge.llm.port import Completion, CompletionRequest, LLMProvider
 from courseforge.runtime import open_runtime
 from tests.api.conftest import LiveApi, api_settings
-from tests.web.conftest import WIDTHS, assert_accessible, screenshot, sign_in
+from tests.web.conftest import WIDTHS, PageErrors, assert_accessible, screenshot, sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 GENERATING = re.compile(r"^(Generating|Evaluating|Finalizing)")
@@ -219,3 +219,27 @@ async def test_search_and_tabs_keep_their_state_in_the_url(
     await assert_accessible(page)
     await page.set_viewport_size(WIDTHS["desktop"])
     await screenshot(page, "dashboard-search")
+
+
+async def test_an_action_the_api_refuses_says_why_in_the_live_region(
+    web: LiveApi, model: GatedProvider, page_errors: tuple[BrowserContext, PageErrors], page: Page
+) -> None:
+    # No live updates (a 204 tells EventSource not to reconnect): the row stays stale.
+    await page.route("**/api/events*", lambda route: route.fulfill(status=204))
+    await queue_course(web, "Tide pools")  # held by the model: the worker is busy
+    stale = await queue_course(web, "Deserts")
+    await sign_in(page, web)
+    await expect(badge(page, stale)).to_have_text("Queued")
+    async with open_runtime(api_settings(web.database_url)) as runtime:
+        assert await runtime.queue.cancel(stale) == "cancelled"  # elsewhere, meanwhile
+
+    await page.locator(f"#job-{stale}").get_by_role("button", name="Cancel").click()
+
+    status = page.get_by_role("status")
+    await expect(status).to_contain_text("Cancel “Deserts”: the job has already finished")
+    await expect(status.locator(".error")).to_be_visible()
+    await expect(badge(page, stale)).to_have_text("Cancelled")  # the row was refreshed
+    _, errors = page_errors
+    assert errors.messages, "the refused request is reported in the console"
+    assert all("409" in message for message in errors.messages), errors.messages
+    errors.messages.clear()
