@@ -13,13 +13,14 @@ import re
 import threading
 
 import pytest
-from playwright.async_api import BrowserContext, Locator, Page, Request, expect
+from playwright.async_api import BrowserContext, Locator, Page, Request, Route, expect
 
 from courseforge.domain.outline import CourseRequest
 from courseforge.llm.fake import FakeProvider
 from courseforge.llm.port import Completion, CompletionRequest, LLMProvider
 from courseforge.runtime import open_runtime
 from tests.api.conftest import LiveApi, api_settings
+from tests.api.helpers import follow
 from tests.web.conftest import WIDTHS, PageErrors, assert_accessible, screenshot, sign_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -243,3 +244,31 @@ async def test_an_action_the_api_refuses_says_why_in_the_live_region(
     assert errors.messages, "the refused request is reported in the console"
     assert all("409" in message for message in errors.messages), errors.messages
     errors.messages.clear()
+
+
+async def test_a_burst_of_events_for_one_row_is_fetched_one_at_a_time(
+    web: LiveApi, model: GatedProvider, page: Page
+) -> None:
+    job_id = await queue_course(web, "Tide pools")
+    await sign_in(page, web)
+    await expect(badge(page, job_id)).to_have_text(GENERATING, timeout=LIVE_S)
+    fetches = {"made": 0, "in_flight": 0, "most_at_once": 0}
+
+    async def slow_row(route: Route) -> None:
+        fetches["made"] += 1
+        fetches["in_flight"] += 1
+        fetches["most_at_once"] = max(fetches["most_at_once"], fetches["in_flight"])
+        response = await route.fetch()
+        await asyncio.sleep(0.3)  # a slow network, not a wait: events pile up meanwhile
+        fetches["in_flight"] -= 1
+        await route.fulfill(response=response)
+
+    await page.route(f"**/jobs/{job_id}/row", slow_row)
+    model.open()
+
+    # The last state arrives: the events behind a fetch in flight got their trailing one.
+    await expect(badge(page, job_id)).to_have_text("Completed", timeout=LIVE_S)
+    async with web.client("alice") as api:
+        events = await follow(api, job_id)
+    assert fetches["most_at_once"] == 1
+    assert 2 <= fetches["made"] < len(events), (fetches, len(events))
