@@ -166,6 +166,8 @@ async def test_cancel_and_retry_from_a_row_and_read_its_log(
     await expect(logs).to_have_attribute("aria-expanded", "true")
     log = page.locator(f"#log-{job_id}")
     await expect(log.locator("li.log-warning")).to_contain_text("Job cancelled")
+    await assert_accessible(page)
+    await screenshot(page, "dashboard-log")
     await row.get_by_role("button", name="Retry").click()
     await expect(badge(page, job_id)).not_to_have_text("Cancelled", timeout=LIVE_S)
     await expect(page.get_by_role("status")).to_contain_text("Retry “Glaciers”: queued again")
