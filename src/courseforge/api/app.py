@@ -70,7 +70,11 @@ def create_app(
     for module in (outlines, courses, jobs, events, operations):
         app.include_router(module.router)
     install_web(app, settings)  # the pages; its CSRF check runs inside the request guard
-    app.add_middleware(RequestGuard, max_body_bytes=settings.api_max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.api_max_body_bytes,
+        upload_bytes=settings.upload_max_bytes,
+    )
     app.add_middleware(LatencyMiddleware, metrics=lambda: _metrics_of(app))
     return app
 
