@@ -7,6 +7,7 @@ order, so an event that must not arrive would have arrived before the last one a
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import AsyncIterator
@@ -14,10 +15,14 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from httpx_sse import EventSource, aconnect_sse
 
 import courseforge.api.routes.events as event_routes
+from courseforge.api.broker import EventBroker, NumberedEvent
+from courseforge.domain.outline import OutlineRequest
 from courseforge.runtime import open_runtime
+from courseforge.store.database import Database
 from tests.api.conftest import LiveApi, api_settings
 from tests.api.helpers import BRIEF, Received, follow
 from tests.api.test_stream_details import open_streams
@@ -194,3 +199,60 @@ async def test_without_a_token_or_a_session_streams_answer_401(
     form = {"csrftoken": await csrf_token(signed_in, "/")}
     assert (await signed_in.post("/logout", data=form)).status_code == 303
     assert "sign in" in await refused(signed_in, "/api/events")
+
+
+async def test_the_broker_fetches_once_per_round_for_every_viewer(database_url: str) -> None:
+    """Hints for three jobs of two organizations, three viewers and a job's own stream:
+    one query, and each viewer is handed only what it may see."""
+    async with open_runtime(api_settings(database_url)) as runtime:
+        accounts = runtime.accounts
+        alice = await accounts.create_user("alice", "acme", "teacher")
+        carol = await accounts.create_user("carol", "acme", "admin")
+        dave = await accounts.create_user("dave", "globex", "admin")
+        earlier = await runtime.queue.enqueue_outline(OutlineRequest(topic="Kelp forests"), alice)
+        broker = EventBroker(runtime.database, sweep_interval_s=3600)
+        fetches = count_event_fetches(runtime.database)
+        async with (
+            broker.subscribe(earlier.job_id, 0) as one_job,
+            broker.subscribe_viewer(alice, 0) as alices,
+            broker.subscribe_viewer(carol, 0) as carols,
+            broker.subscribe_viewer(dave, 0) as daves,
+        ):
+            jobs = {}
+            for owner in (alice, dave, carol):
+                brief = OutlineRequest(topic=f"Sea otters for {owner.name}")
+                jobs[owner.name] = (await runtime.queue.enqueue_outline(brief, owner)).job_id
+                broker.job_changed(jobs[owner.name])
+            broker.job_changed(earlier.job_id)
+            stop = asyncio.Event()
+            running = asyncio.create_task(broker.run(stop))
+            handed = [
+                await drain(sub.events, n) for sub, n in ((alices, 2), (carols, 3), (daves, 1))
+            ]
+            stop.set()
+            await running
+    assert fetches == [1]
+    assert [job for _, job in handed[0]] == [earlier.job_id, jobs["alice"]]
+    assert [job for _, job in handed[1]] == [earlier.job_id, jobs["alice"], jobs["carol"]]
+    assert [job for _, job in handed[2]] == [jobs["dave"]]
+    assert one_job.events.qsize() == 1
+
+
+def count_event_fetches(database: Database) -> list[int]:
+    """A one-item list counting the SELECTs that read job_events."""
+    count = [0]
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "job_events" in statement:
+            count[0] += 1
+
+    sa.event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
+    return count
+
+
+async def drain(queue: asyncio.Queue[NumberedEvent], expected: int) -> list[tuple[int, str]]:
+    """`expected` events (waiting for each), then whatever else is already queued."""
+    items = [await asyncio.wait_for(queue.get(), timeout=10) for _ in range(expected)]
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return [(event_id, event.job_id) for event_id, event in items]
