@@ -185,6 +185,7 @@ async def test_a_hidden_page_stops_streaming_and_resumes_where_it_left(
     streams = stream_requests(page)
     await sign_in(page, web)
     await expect(badge(page, job_id)).to_have_text(GENERATING, timeout=LIVE_S)
+    await requests_settled(page)
     assert len(streams) == 1
 
     await set_visibility(page, "hidden")
@@ -236,14 +237,19 @@ async def test_an_action_the_api_refuses_says_why_in_the_live_region(
     async with open_runtime(api_settings(web.database_url)) as runtime:
         assert await runtime.queue.cancel(stale) == "cancelled"  # elsewhere, meanwhile
 
-    await page.locator(f"#job-{stale}").get_by_role("button", name="Cancel").click()
+    # The browser and htmx both report the refusal in the console: wait for both.
+    async with (
+        page.expect_console_message(lambda message: "Failed to load resource" in message.text),
+        page.expect_console_message(lambda message: "Error Code 409" in message.text),
+    ):
+        await page.locator(f"#job-{stale}").get_by_role("button", name="Cancel").click()
 
     status = page.get_by_role("status")
     await expect(status).to_contain_text("Cancel “Deserts”: the job has already finished")
     await expect(status.locator(".error")).to_be_visible()
     await expect(badge(page, stale)).to_have_text("Cancelled")  # the row was refreshed
     _, errors = page_errors
-    assert errors.messages, "the refused request is reported in the console"
+    assert len(errors.messages) == 2, errors.messages
     assert all("409" in message for message in errors.messages), errors.messages
     errors.messages.clear()
 
