@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from courseforge.domain.outline import CourseRequest
+from courseforge.domain.outline import CourseOutline, CourseRequest
+from courseforge.llm.schema_sample import sample_instance
 from courseforge.store.database import Database
 from courseforge.store.job_listing import MAX_SEARCH_LENGTH, JobListing
 from tests.store.listing_helpers import People, insert_job
@@ -80,3 +81,25 @@ async def test_counts_by_status_with_and_without_a_search(
     ]
     assert (searched.of(None), searched.of("completed")) == (6, 1)
     assert others.of(None) == 0
+
+
+async def test_search_matches_the_approved_outline_title_that_the_pages_show(
+    database: Database, people: People
+) -> None:
+    request = CourseRequest(topic="Tide pools").model_dump(mode="json")
+    outline = _outline_of("Rock pools")
+    await insert_job(database, people.owner, START, request=request, outline=outline)
+    await add(database, people, "Volcanoes")
+    listing = JobListing(database)
+
+    titled = await listing.list_jobs(people.owner, status=None, limit=50, search="rock")
+    by_topic = await found(listing, people, "tide")
+
+    assert [job.outline.title for job in titled.items if job.outline] == ["Rock pools"]
+    assert by_topic == set()  # the title it has now, not the topic it was drafted from
+
+
+def _outline_of(title: str) -> dict[str, object]:
+    sample = sample_instance(CourseOutline.model_json_schema(), "pools") | {"language": "en"}
+    outline = CourseOutline.model_validate(sample).model_copy(update={"title": title})
+    return outline.model_dump(mode="json")

@@ -84,12 +84,13 @@ class JobListing:
         search: str | None = None,
     ) -> Page[JobRecord]:
         """Newest first; `status` is one status, "active" (pending or running) or None (all);
-        `search` keeps the jobs whose topic holds it, in any case.
+        `search` keeps the jobs whose title (the outline's, or the topic) holds it, in
+        any case.
 
         Raises InvalidCursorError for a cursor this listing did not hand out.
         """
         query = sa.select(jobs).where(
-            *_seen_by(viewer), *_with_status(status), *_topic_holds(search)
+            *_seen_by(viewer), *_with_status(status), *_title_holds(search)
         )
         async with self._database.connect() as conn:
             return await fetch_page(
@@ -97,10 +98,10 @@ class JobListing:
             )
 
     async def count_jobs(self, viewer: User | None, *, search: str | None = None) -> JobCounts:
-        """The viewer's jobs (those whose topic holds `search`) counted by status."""
+        """The viewer's jobs (those whose title holds `search`) counted by status."""
         query = (
             sa.select(jobs.c.status, sa.func.count())
-            .where(*_seen_by(viewer), *_topic_holds(search))
+            .where(*_seen_by(viewer), *_title_holds(search))
             .group_by(jobs.c.status)
         )
         async with self._database.connect() as conn:
@@ -156,14 +157,18 @@ def _with_status(status: str | None) -> list[sa.ColumnElement[bool]]:
     return [jobs.c.status == status]
 
 
-def _topic_holds(search: str | None) -> list[sa.ColumnElement[bool]]:
+def _title_holds(search: str | None) -> list[sa.ColumnElement[bool]]:
+    """The jobs whose title holds `search`: the approved outline's title when the job
+    has one (what the pages show), else the brief's topic."""
     if not search:
         return []
     if len(search) > MAX_SEARCH_LENGTH:
         raise ValueError(f"search text over {MAX_SEARCH_LENGTH} characters")
-    topic = jobs.c.request["topic"].as_string()
+    title = sa.func.coalesce(
+        jobs.c.outline["title"].as_string(), jobs.c.request["topic"].as_string()
+    )
     # autoescape: a typed % or _ is matched as itself, not as a LIKE wildcard.
-    return [topic.icontains(search, autoescape=True)]
+    return [title.icontains(search, autoescape=True)]
 
 
 async def _visible_job(conn: AsyncConnection, job_id: str, viewer: User | None) -> Any:

@@ -26,6 +26,7 @@ class JobView(BaseModel):
     status: JobStatus
     step: str | None
     topic: str
+    title: str = Field(description="the course's title: its approved outline's, else the topic")
     progress: JobProgress
     eta_seconds: float | None
     attempts: int
@@ -54,6 +55,7 @@ def job_view(
         status=job.status,
         step=job.step,
         topic=job.request.topic,
+        title=job.outline.title if job.outline else job.request.topic,
         progress=JobProgress(
             items_completed=job.items_completed,
             items_total=job.items_total,
