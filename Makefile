@@ -23,10 +23,13 @@ typecheck: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The suite on two cores (each test has its own database and port), then the bundled
+# model's tests alone: llama.cpp's threads would fight another test for the CPU.
 test: install lint typecheck
 	scripts/ensure-postgres.sh
 	scripts/ensure-chromium.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 -m "not slow"
+	$(BIN)/pytest -m slow
 
 bench: install
 	$(BIN)/python -m bench.pipeline
@@ -34,6 +37,7 @@ bench: install
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.faults
 	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.web
 
 demo: install
 	$(BIN)/courseforge generate "How photosynthesis works"

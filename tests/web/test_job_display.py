@@ -27,6 +27,7 @@ def view(**changes: Any) -> JobView:
         "status": JobStatus.RUNNING,
         "step": None,
         "topic": "Tide pools",
+        "title": "Tide pools",
         "progress": progress,
         "eta_seconds": None,
         "attempts": 1,

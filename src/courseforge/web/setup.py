@@ -19,6 +19,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
+    # The wizard before the course pages: /courses/new must not match /courses/{course_id}.
     for module in (routes, dashboard, job_pages, wizard, course_pages, stats_page):
         app.include_router(module.router)
     install_login_redirect(app)

@@ -70,6 +70,25 @@ async def viewer(user: Annotated[User | None, Depends(optional_user)]) -> User:
     return user
 
 
+async def resume_after(
+    last_event_id: Annotated[
+        str | None, Header(description="resume after this event id"), _EVENT_ID_RULE
+    ] = None,
+    last_event_id_query: Annotated[
+        str | None,
+        Query(alias="last_event_id", description="Last-Event-ID, for clients without headers"),
+        _EVENT_ID_RULE,
+    ] = None,
+) -> int | None:
+    """The id to resume after: the header when it names an event, else the query; None
+    when neither does. Both are checked, whichever is used."""
+    from_header, from_query = _event_id(last_event_id), _event_id(last_event_id_query)
+    if last_event_id:
+        return from_header
+    return from_query if last_event_id_query else None
+
+
+ResumeAfter = Annotated[int | None, Depends(resume_after)]
 _STREAM_RESPONSE = {"content": {"text/event-stream": {}}, "description": "the event stream"}
 
 
@@ -81,14 +100,7 @@ _STREAM_RESPONSE = {"content": {"text/event-stream": {}}, "description": "the ev
 async def viewer_events(
     context: Context,
     user: Annotated[User, Depends(viewer)],
-    last_event_id: Annotated[
-        str | None, Header(description="resume after this event id"), _EVENT_ID_RULE
-    ] = None,
-    last_event_id_query: Annotated[
-        str | None,
-        Query(alias="last_event_id", description="Last-Event-ID, for clients without headers"),
-        _EVENT_ID_RULE,
-    ] = None,
+    resume: ResumeAfter,
 ) -> EventSourceResponse:
     """The events of every job you may see (your own; an admin: the organization's), as
     they happen. Each event's data names its job (`jobId`).
@@ -97,7 +109,6 @@ async def viewer_events(
     present state). With it, it first replays the events after that id, at most the
     newest 1,000 (after a longer gap, reload the jobs list). It never ends by itself;
     keep-alive comments flow while it is quiet."""
-    resume = _resume_after(last_event_id, last_event_id_query)
     database = context.runtime.database
     after = await newest_event_id(database) if resume is None else resume
     heartbeat = context.runtime.settings.sse_heartbeat_s
@@ -116,18 +127,11 @@ async def job_events(
     request: Request,
     context: Context,
     user: Annotated[User, Depends(stream_user)],
-    last_event_id: Annotated[
-        str | None, Header(description="resume after this event id"), _EVENT_ID_RULE
-    ] = None,
-    last_event_id_query: Annotated[
-        str | None,
-        Query(alias="last_event_id", description="Last-Event-ID, for clients without headers"),
-        _EVENT_ID_RULE,
-    ] = None,
+    resume: ResumeAfter,
 ) -> EventSourceResponse:
     """The job's events: replays what came after Last-Event-ID, then follows live."""
     snapshot = await visible_snapshot(context, job_id, user)
-    after = _resume_after(last_event_id, last_event_id_query) or 0
+    after = resume or 0
     finished = snapshot.job.status in FINISHED_STATUSES
     heartbeat = context.runtime.settings.sse_heartbeat_s
     return EventSourceResponse(
@@ -201,15 +205,6 @@ def _sse(event_id: int, event: JobEvent) -> ServerSentEvent:
     return ServerSentEvent(
         data=json.dumps(event.wire(), separators=(",", ":")), event=event.type, id=str(event_id)
     )
-
-
-def _resume_after(header: str | None, query: str | None) -> int | None:
-    """The id to resume after: the header when it names an event, else the query; None
-    when neither does. Both are checked, whichever is used."""
-    from_header, from_query = _event_id(header), _event_id(query)
-    if header:
-        return from_header
-    return from_query if query else None
 
 
 def _event_id(raw: str | None) -> int:
