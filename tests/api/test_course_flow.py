@@ -3,6 +3,8 @@ export — following the jobs' event streams to their ends."""
 
 from __future__ import annotations
 
+from courseforge.domain.course import Course
+from courseforge.export.registry import EXPORTERS
 from tests.api.conftest import LiveApi
 from tests.api.helpers import (
     SUCCESS_TYPES,
@@ -54,6 +56,13 @@ async def test_a_course_is_generated_from_an_approved_outline(api: LiveApi) -> N
         assert html.text.startswith("<!doctype html>")
         as_json = await client.get(f"/api/courses/{course_id}/export", params={"format": "json"})
         assert as_json.json()["title"] == "Tide pools, edited by a person"
+        stored = Course.model_validate(as_json.json())
+        for name, exporter in EXPORTERS.items():  # each registered format, as registered
+            answer = await client.get(f"/api/courses/{course_id}/export", params={"format": name})
+            assert answer.content == exporter.write(stored)
+            assert answer.headers["content-type"] == exporter.media_type
+            disposition = f'attachment; filename="{exporter.filename(stored)}"'
+            assert answer.headers["content-disposition"] == disposition
 
         listed = (await client.get("/api/jobs")).json()
         assert {job["id"] for job in listed["items"]} >= {job_id}

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from courseforge.cli import db_commands, jobs_commands, users_commands
+from courseforge.cli.export_command import export_course
 from courseforge.cli.generate import generate
 from courseforge.cli.serve_command import serve
 from courseforge.cli.worker_command import worker
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.command(name="generate")(generate)
 app.command(name="worker")(worker)
 app.command(name="serve")(serve)
+app.command(name="export")(export_course)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(jobs_commands.app, name="jobs")
 app.add_typer(users_commands.app, name="users")

@@ -14,6 +14,7 @@ import jinja2
 from markupsafe import Markup
 
 from courseforge.domain.course import Course
+from courseforge.export.exporter import Exporter
 from courseforge.export.rendering import markdown_html
 
 # Lessons are h3 in the page: their own headings start at h4.
@@ -36,3 +37,8 @@ def course_html(course: Course) -> str:
 
 def _lesson_html(markdown: str) -> Markup:
     return markdown_html(markdown, heading_offset=LESSON_HEADING_OFFSET)
+
+
+EXPORTER = Exporter(
+    "html", "HTML", "text/html; charset=utf-8", "html", lambda course: course_html(course).encode()
+)

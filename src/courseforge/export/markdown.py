@@ -7,6 +7,7 @@ script link that lesson Markdown holds is written as text.
 from __future__ import annotations
 
 from courseforge.domain.course import Course, Lesson, Module, Question
+from courseforge.export.exporter import Exporter
 from courseforge.export.markdown_safety import escape_text as _text
 from courseforge.export.markdown_safety import inert_markdown
 
@@ -97,3 +98,12 @@ def _demote_headings(markdown: str) -> str:
             line = "#" * min(hashes + 4, 6) + stripped[hashes:]
         out.append(line)
     return "\n".join(out)
+
+
+EXPORTER = Exporter(
+    "markdown",
+    "Markdown",
+    "text/markdown; charset=utf-8",
+    "md",
+    lambda course: course_to_markdown(course).encode(),
+)

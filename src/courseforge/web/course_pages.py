@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from courseforge.domain.accounts import User
 from courseforge.domain.course import Course
+from courseforge.export.registry import EXPORTERS
 from courseforge.export.rendering import markdown_html
 from courseforge.store.course_listing import (
     COURSE_STATUSES,
@@ -31,7 +32,6 @@ from courseforge.web.sessions import runtime_of
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 25
-EXPORT_FORMATS = {"json": "JSON", "markdown": "Markdown", "html": "HTML"}
 # Fixed messages chosen by a key in the URL: a link can never make the page say anything.
 NOTICES = {
     "published": "The course is published.",
@@ -133,8 +133,8 @@ def _export_links(detail: CourseDetail) -> list[tuple[str, str]]:
     """(label, URL) of each export of the version shown."""
     base = f"/api/courses/{detail.summary.id}/export"
     return [
-        (label, base + _query_string({"format": name, "version": detail.version}))
-        for name, label in EXPORT_FORMATS.items()
+        (exporter.label, base + _query_string({"format": name, "version": detail.version}))
+        for name, exporter in EXPORTERS.items()
     ]
 
 

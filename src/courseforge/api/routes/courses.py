@@ -27,13 +27,10 @@ from courseforge.api.schemas import (
 from courseforge.domain.accounts import User
 from courseforge.domain.course import Course
 from courseforge.domain.outline import CourseRequest, OutlineRequest, course_brief
-from courseforge.export.html import course_html
-from courseforge.export.markdown import course_to_markdown
+from courseforge.export.registry import EXPORTERS, FORMAT_NAMES, export
 from courseforge.queue.job_queue import Enqueued
 
 router = APIRouter(prefix="/api/courses", tags=["courses"])
-ExportFormat = Literal["json", "markdown", "html"]
-MEDIA_TYPES = {"json": "application/json", "markdown": "text/markdown", "html": "text/html"}
 
 
 @router.post(
@@ -117,7 +114,7 @@ async def publish_course(course_id: CourseId, context: Context, user: CurrentUse
         **responses(401, 404, 409, 422),
         200: {
             "description": "the course as a file",
-            "content": {media: {} for media in MEDIA_TYPES.values()},
+            "content": {e.media_type.split(";")[0]: {} for e in EXPORTERS.values()},
         },
     },
     response_class=Response,
@@ -126,24 +123,25 @@ async def export_course(
     course_id: CourseId,
     context: Context,
     user: CurrentUser,
-    format: ExportFormat = "json",
+    format: Annotated[
+        str,
+        Query(
+            description="the file's format",
+            pattern=f"^(?:{'|'.join(FORMAT_NAMES)})$",
+            json_schema_extra={"enum": list(FORMAT_NAMES)},
+        ),
+    ] = "json",
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> Response:
-    """Downloads the course as JSON, Markdown or a standalone, escaped HTML page."""
+    """Downloads the course in a format of export/registry.py (JSON, Markdown, a
+    standalone sanitized HTML page, ...)."""
     detail = await _detail(context, course_id, user, version)
     if detail.content is None:
         raise ApiError(409, "the course has no version yet; wait for its job to complete")
-    course = Course.model_validate(detail.content)
-    text = {
-        "json": lambda: course.model_dump_json(indent=2),
-        "markdown": lambda: course_to_markdown(course),
-        "html": lambda: course_html(course),
-    }[format]()
-    extension = {"json": "json", "markdown": "md", "html": "html"}[format]
-    filename = f"{course.slug}.{extension}"
+    filename, exporter, content = export(Course.model_validate(detail.content), format)
     return Response(
-        text,
-        media_type=f"{MEDIA_TYPES[format]}; charset=utf-8",
+        content,
+        media_type=exporter.media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
