@@ -4,7 +4,6 @@ in any format of export/registry.py, the same bytes the API's export route answe
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 from typing import NoReturn
 
@@ -18,7 +17,7 @@ from courseforge.export.registry import FORMAT_NAMES, UnknownFormatError, export
 from courseforge.runtime import open_database_runtime
 from courseforge.settings import Settings
 from courseforge.store.course_listing import CourseNotFoundError
-from courseforge.store.pages import ROW_ID_PATTERN
+from courseforge.store.pages import is_row_id
 
 EXIT_FAILED = 1
 errors = Console(highlight=False, soft_wrap=True, stderr=True)
@@ -32,7 +31,7 @@ def export_course(
     database_url: str | None = DATABASE_URL,
 ) -> None:
     """Write a course to a file: JSON, Markdown or a standalone HTML page."""
-    if not re.fullmatch(ROW_ID_PATTERN, course_id):
+    if not is_row_id(course_id):
         _fail(f"{course_id!r} is not a course id (see `courseforge jobs list` for ids)")
     settings = prepared_settings(database_url)
     try:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from courseforge.clock import Clock, SystemClock
 from courseforge.domain.accounts import User
 from courseforge.store.database import Database
-from courseforge.store.pages import Page, fetch_page
+from courseforge.store.pages import Page, fetch_page, is_row_id
 from courseforge.store.tables import course_versions, courses
 from courseforge.store.visibility import visible_to
 
@@ -159,6 +159,8 @@ class CourseListing:
 
 
 async def _visible_course(conn: AsyncConnection, course_id: str, viewer: User | None) -> Any:
+    if not is_row_id(course_id):
+        raise CourseNotFoundError(course_id)
     query = sa.select(courses).where(courses.c.id == course_id)
     if viewer is not None:
         query = query.where(visible_to(viewer, courses))

@@ -20,7 +20,7 @@ from courseforge.domain.accounts import User
 from courseforge.store.database import Database
 from courseforge.store.job_eta import RunHistory, eta_seconds
 from courseforge.store.job_store import ACTIVE_STATUSES, JobNotFoundError, JobRecord, _job_record
-from courseforge.store.pages import Page, fetch_page
+from courseforge.store.pages import Page, fetch_page, is_row_id
 from courseforge.store.tables import job_events, jobs
 from courseforge.store.visibility import visible_to
 
@@ -173,6 +173,8 @@ def _title_holds(search: str | None) -> list[sa.ColumnElement[bool]]:
 
 async def _visible_job(conn: AsyncConnection, job_id: str, viewer: User | None) -> Any:
     """The job's row; JobNotFoundError when it is missing or the viewer may not see it."""
+    if not is_row_id(job_id):
+        raise JobNotFoundError(job_id)
     query = sa.select(jobs).where(jobs.c.id == job_id, *_seen_by(viewer))
     row = (await conn.execute(query)).mappings().first()
     if row is None:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from courseforge.clock import Clock, SystemClock
 from courseforge.domain.accounts import User
 from courseforge.store.database import Database
+from courseforge.store.pages import is_row_id
 from courseforge.store.tables import outline_drafts
 
 
@@ -64,6 +65,8 @@ class OutlineDrafts:
         return draft
 
     async def get(self, draft_id: str, viewer: User) -> OutlineDraft:
+        if not is_row_id(draft_id):
+            raise DraftNotFoundError(draft_id)
         query = sa.select(outline_drafts).where(
             outline_drafts.c.id == draft_id, outline_drafts.c.owner_id == viewer.id
         )
@@ -81,6 +84,8 @@ class OutlineDrafts:
         await self._update(draft_id, viewer, course_job_id=course_job_id)
 
     async def _update(self, draft_id: str, viewer: User, **values: object) -> None:
+        if not is_row_id(draft_id):
+            raise DraftNotFoundError(draft_id)
         statement = (
             outline_drafts.update()
             .where(

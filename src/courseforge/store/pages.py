@@ -24,9 +24,16 @@ T = TypeVar("T")
 # Rows' ids are str(uuid.uuid4()), made by the store.
 ROW_ID_PATTERN = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 CURSOR_PATTERN = rf"^[0-9]{{1,16}}\.{ROW_ID_PATTERN}$"  # 16 digits: until the year 2286
+_ROW_ID = re.compile(ROW_ID_PATTERN)
 _CURSOR = re.compile(rf"(?P<micros>[0-9]{{1,16}})\.(?P<id>{ROW_ID_PATTERN})")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def is_row_id(text: str | None) -> bool:
+    """Whether `text` could name a row: the stores answer "not found" for anything else
+    (a NUL or a non-ASCII digit never reaches the database, where PostgreSQL rejects it)."""
+    return text is not None and _ROW_ID.fullmatch(text) is not None
 
 
 class InvalidCursorError(ValueError):

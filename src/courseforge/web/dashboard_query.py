@@ -7,12 +7,10 @@ a message a person can act on (the page answers 400 with it), never a 500.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from courseforge.store.job_listing import MAX_SEARCH_LENGTH
-from courseforge.store.pages import ROW_ID_PATTERN
 
 # (status filter, tab label); None is every job.
 TABS: tuple[tuple[str | None, str], ...] = (
@@ -23,7 +21,6 @@ TABS: tuple[tuple[str | None, str], ...] = (
     ("cancelled", "Cancelled"),
 )
 TAB_FILTERS = tuple(value for value, _ in TABS if value)
-_JOB_ID = re.compile(ROW_ID_PATTERN)
 
 
 class BadDashboardQueryError(ValueError):
@@ -59,7 +56,3 @@ def parse_query(status: str | None, search: str | None, cursor: str | None) -> D
             f"The search is too long: at most {MAX_SEARCH_LENGTH} characters."
         )
     return DashboardQuery(status or None, search or None, cursor or None)
-
-
-def is_job_id(text: str | None) -> bool:
-    return text is not None and _JOB_ID.fullmatch(text) is not None

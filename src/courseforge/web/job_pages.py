@@ -8,7 +8,6 @@ something changed, so one template draws the page, with or without JavaScript.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -18,10 +17,10 @@ from fastapi.responses import HTMLResponse, Response
 from courseforge.domain.accounts import User
 from courseforge.domain.jobs import FINISHED_STATUSES
 from courseforge.runtime import Runtime
+from courseforge.store.event_feed import newest_event_id
 from courseforge.store.job_listing import LogLine
 from courseforge.store.job_store import JobNotFoundError
 from courseforge.store.job_view import JobView, snapshot_view
-from courseforge.store.pages import ROW_ID_PATTERN
 from courseforge.web.job_display import generating_line, status_message, step_checklist
 from courseforge.web.pages import SignedIn, not_found_page, page
 from courseforge.web.sessions import runtime_of
@@ -29,7 +28,6 @@ from courseforge.web.sessions import runtime_of
 router = APIRouter(include_in_schema=False)
 POLL_SECONDS = 5  # the snapshot's polling interval once the event stream is given up
 MAX_EVENT_ID = 2**63 - 1
-_JOB_ID = re.compile(ROW_ID_PATTERN)
 AfterEventId = Annotated[int, Query(ge=0, le=MAX_EVENT_ID, description="log lines after this")]
 
 
@@ -47,11 +45,10 @@ class JobPanel:
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 async def job_page(request: Request, job_id: str, user: SignedIn) -> Response:
     runtime = runtime_of(request)
-    if not _JOB_ID.fullmatch(job_id):
-        return not_found_page(request, user, "job")
-    # Read before the snapshot: the stream replays from here, so nothing after it is
-    # missed, and the page (read later) can only show more, which the script skips by id.
-    events = await runtime.store.list_events(job_id)
+    # The newest event id of all, read before the snapshot: the job's stream replays its
+    # events after it, so none is missed, and the page (read later) can only show more,
+    # which the script skips by id.
+    last_event_id = await newest_event_id(runtime.database)
     panel = await _read_panel(runtime, job_id, user, after=0)
     if panel is None:
         return not_found_page(request, user, "job")
@@ -60,7 +57,7 @@ async def job_page(request: Request, job_id: str, user: SignedIn) -> Response:
         "job.html",
         user=user,
         nav="dashboard",
-        last_event_id=events[-1][0] if events else 0,
+        last_event_id=last_event_id,
         poll_seconds=POLL_SECONDS,
         **_panel_context(panel),
     )
@@ -80,8 +77,6 @@ async def job_panel(
 async def _read_panel(runtime: Runtime, job_id: str, user: User, *, after: int) -> JobPanel | None:
     """The job as `user` may see it, and its log after event `after`; None when it is not
     theirs or does not exist (the same 404 either way)."""
-    if not _JOB_ID.fullmatch(job_id):
-        return None
     try:
         snapshot = await runtime.reads.jobs.snapshot(job_id, user)
         log = await runtime.reads.jobs.logs(job_id, user)
