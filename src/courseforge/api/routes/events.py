@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from courseforge.api.context import Context, CurrentCredential, optional_user
@@ -124,7 +124,6 @@ async def viewer_events(
 )
 async def job_events(
     job_id: JobId,
-    request: Request,
     context: Context,
     user: Annotated[User, Depends(stream_user)],
     resume: ResumeAfter,
